@@ -1,0 +1,134 @@
+package dogpile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// ValueVersion is the metadata version ("v") this package writes. Entries
+// carrying another version are treated as a miss by every read path, as
+// dogpile.cache does in get_or_create.
+const ValueVersion = 2
+
+// Metadata is what the cache keeps beside a payload: its creation time and
+// the format version. On byte-storing backends it is the JSON object
+// {"ct": <unix seconds>, "v": 2} in front of the payload.
+type Metadata struct {
+	// CreatedAt is when the value was created (dogpile's "ct").
+	CreatedAt time.Time
+	// Version is the format version (dogpile's "v").
+	Version int
+}
+
+// CachedValue is a payload with its metadata, the unit a ValueBackend stores
+// (dogpile.cache's CachedValue). The zero CachedValue stands for "no value".
+type CachedValue struct {
+	// Payload is the cached Go value. Inside a region, a value read from a
+	// BytesBackend holds its undecoded bytes here until it is decoded; the
+	// region decodes before handing a CachedValue out.
+	Payload any
+	// Metadata holds the creation time and the format version.
+	Metadata Metadata
+}
+
+// rawPayload is the undecoded payload of an entry read from a BytesBackend.
+type rawPayload []byte
+
+// raw returns the undecoded payload, or nil for a Go value.
+func (v CachedValue) raw() []byte {
+	if r, ok := v.Payload.(rawPayload); ok {
+		return r
+	}
+	return nil
+}
+
+// NewCachedValue returns payload stamped with creation time now and the
+// current ValueVersion.
+func NewCachedValue(payload any, now time.Time) CachedValue {
+	return CachedValue{Payload: payload, Metadata: Metadata{CreatedAt: now, Version: ValueVersion}}
+}
+
+// IsZero reports whether v is the zero CachedValue, the "no value" marker.
+func (v CachedValue) IsZero() bool {
+	return v.Payload == nil && v.Metadata.CreatedAt.IsZero() && v.Metadata.Version == 0
+}
+
+// CachedTime is the creation time of the value (dogpile's cached_time).
+func (v CachedValue) CachedTime() time.Time { return v.Metadata.CreatedAt }
+
+// Age is how long ago, relative to now, the value was created.
+func (v CachedValue) Age(now time.Time) time.Duration { return now.Sub(v.Metadata.CreatedAt) }
+
+// Size is the length in bytes of the encoded payload when the value was read
+// from a BytesBackend, and -1 when it is unknown.
+func (v CachedValue) Size() int {
+	if r, ok := v.Payload.(rawPayload); ok {
+		return len(r)
+	}
+	return -1
+}
+
+// RawPayload returns the undecoded payload bytes of a value read from a
+// BytesBackend, or nil for a value held as a Go value.
+func (v CachedValue) RawPayload() []byte { return v.raw() }
+
+// EncodeEntry returns the wire format of an entry: the metadata as JSON, a
+// "|" and the payload bytes, exactly as dogpile.cache ≥ 1.1 writes it, so
+// Python processes configured with a JSON serializer read it.
+func EncodeEntry(md Metadata, payload []byte) []byte {
+	b := make([]byte, 0, 32+len(payload))
+	b = append(b, `{"ct": `...)
+	b = appendUnixSeconds(b, md.CreatedAt)
+	b = append(b, `, "v": `...)
+	b = strconv.AppendInt(b, int64(md.Version), 10)
+	b = append(b, "}|"...)
+	return append(b, payload...)
+}
+
+// DecodeEntry splits an entry of the wire format into its metadata and
+// payload bytes. The payload aliases entry. Anything else (Python pickle,
+// truncation, another format) is an error wrapping ErrUndecodable.
+func DecodeEntry(entry []byte) (Metadata, []byte, error) {
+	i := bytes.IndexByte(entry, '|')
+	if i < 0 || i == 0 || entry[0] != '{' {
+		return Metadata{}, nil, fmt.Errorf("%w: no metadata header", ErrUndecodable)
+	}
+	// Keys are matched exactly, as Python's json module does.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(entry[:i], &fields); err != nil {
+		return Metadata{}, nil, fmt.Errorf("%w: metadata: %v", ErrUndecodable, err)
+	}
+	var ct float64
+	var v int
+	rawCT, rawV := fields["ct"], fields["v"]
+	if string(rawCT) == "null" || string(rawV) == "null" ||
+		json.Unmarshal(rawCT, &ct) != nil || json.Unmarshal(rawV, &v) != nil {
+		return Metadata{}, nil, fmt.Errorf("%w: metadata lacks a numeric \"ct\" or \"v\"", ErrUndecodable)
+	}
+	// Beyond 2^32 seconds (the year 2106) a float64 no longer holds
+	// microseconds, and far beyond it time arithmetic overflows.
+	if math.IsNaN(ct) || math.Abs(ct) >= 1<<32 {
+		return Metadata{}, nil, fmt.Errorf("%w: creation time %v out of range", ErrUndecodable, ct)
+	}
+	return Metadata{CreatedAt: unixSeconds(ct), Version: v}, entry[i+1:], nil
+}
+
+// appendUnixSeconds appends t as fractional unix seconds with microsecond
+// precision, the way Python prints time.time().
+func appendUnixSeconds(b []byte, t time.Time) []byte {
+	n := len(b)
+	b = strconv.AppendFloat(b, float64(t.UnixMicro())/1e6, 'f', -1, 64)
+	if bytes.IndexByte(b[n:], '.') < 0 {
+		b = append(b, ".0"...) // Python prints whole floats so
+	}
+	return b
+}
+
+func unixSeconds(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3)
+}

@@ -1,0 +1,3 @@
+module github.com/dogpilego/dogpile
+
+go 1.26

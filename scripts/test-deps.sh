@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs, only when they are
+# missing. Safe to run any number of times.
+#
+#   redis-server          redis-server (also run as a sentinel with
+#                         --sentinel) and, through redis-tools, redis-cli
+#   memcached             memcached
+#   python3-dogpile.cache the Python dogpile.cache library, for interop tests
+#
+# Test packages start their own servers on free loopback ports, so the
+# system services these packages start on install are stopped again.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+
+missing=()
+
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+	missing+=(redis-server)
+fi
+if ! command -v memcached >/dev/null 2>&1; then
+	missing+=(memcached)
+fi
+# /usr/bin/python3 explicitly: a pyenv or venv python earlier on PATH
+# would not see the Debian package.
+if ! /usr/bin/python3 -c 'import dogpile.cache' >/dev/null 2>&1; then
+	missing+=(python3-dogpile.cache)
+fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "test-deps: all test dependencies present"
+	exit 0
+fi
+
+echo "test-deps: installing ${missing[*]}"
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+
+# The packages start system services on install; stop them so nothing
+# listens on the default ports while tests run.
+for svc in redis-server redis-sentinel memcached; do
+	if [ -x "/etc/init.d/$svc" ]; then
+		$SUDO service "$svc" stop >/dev/null 2>&1 || true
+	fi
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		$SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+done
+
+echo "test-deps: done"
