@@ -186,3 +186,25 @@ func BenchmarkStampede(b *testing.B) {
 	}
 	b.ReportMetric(float64(calls.Load())/float64(expiries), "creations/expiry")
 }
+
+func loadUserName(_ context.Context, id int) (string, error) { return "user " + strconv.Itoa(id), nil }
+
+// BenchmarkFuncHit measures a cached function of one int argument on a hit:
+// building its key and the typed region hit.
+func BenchmarkFuncHit(b *testing.B) {
+	ctx := context.Background()
+	r := dogpile.NewRegion()
+	if err := r.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	f := dogpile.Cache1(r, loadUserName)
+	if _, err := f.Call(ctx, 123456); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Call(ctx, 123456); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

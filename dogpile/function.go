@@ -274,8 +274,8 @@ func unescapeSymbolPath(s string) string {
 	return b.String()
 }
 
-// appendKeyArg appends ToStr(v) to b, without boxing v for the common
-// argument types, so that a key costs one allocation.
+// appendKeyArg appends the key text of v (ToStr's) to b, without boxing v
+// for the common argument types, so that a key costs one allocation.
 func appendKeyArg[T any](b []byte, v T) []byte {
 	switch x := any(v).(type) {
 	case string:
@@ -302,27 +302,15 @@ func appendKeyArg[T any](b []byte, v T) []byte {
 		return strconv.AppendUint(b, uint64(x), 10)
 	case bool:
 		return strconv.AppendBool(b, x)
+	case fmt.Stringer:
+		return append(b, x.String()...)
 	}
-	return append(b, ToStr(any(v))...)
+	return fmt.Append(b, v)
 }
 
 // keyBuf is the stack buffer keys are built in; longer keys cost one more
 // allocation.
 type keyBuf [128]byte
-
-// getTyped is Get of the single-key wrappers.
-func getTyped[R any](ctx context.Context, c *funcCore, key string) (R, bool, error) {
-	var zero R
-	cv, ok, err := c.r.getValue(ctx, key, c.opts)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := decodeAs[R](c.r, cv)
-	if err != nil {
-		return zero, false, err
-	}
-	return v, true, nil
-}
 
 // refreshTyped is Refresh of the single-key wrappers.
 func refreshTyped[R any](ctx context.Context, c *funcCore, key string, create func(context.Context) (R, error)) (R, error) {
@@ -377,18 +365,18 @@ func (f *Func0[R]) Key() string {
 // errors are returned and not cached.
 func (f *Func0[R]) Call(ctx context.Context) (R, error) {
 	key := f.Key()
-	v, p, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key)
-	if done {
+	var p probe
+	if v, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key, &p); done {
 		return v, err
 	}
-	return createAfter[R](ctx, f.c.r, &f.c.cfg, key, p, func(ctx context.Context) (any, error) { return f.fn(ctx) })
+	return createAfter[R](ctx, f.c.r, &f.c.cfg, key, &p, func(ctx context.Context) (any, error) { return f.fn(ctx) })
 }
 
 // Get returns the cached value without calling the function, and whether
 // there is a fresh one. Unlike dogpile.cache's get, it honours the
 // function's expiration options.
 func (f *Func0[R]) Get(ctx context.Context) (R, bool, error) {
-	return getTyped[R](ctx, &f.c, f.Key())
+	return Get[R](ctx, f.c.r, f.Key(), f.c.opts...)
 }
 
 // Set stores value as the function's result.
@@ -446,14 +434,14 @@ func (f *Func1[A, R]) Key(a A) string {
 // ValueBackend allocates only the key.
 func (f *Func1[A, R]) Call(ctx context.Context, a A) (R, error) {
 	key := f.Key(a)
-	v, p, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key)
-	if done {
+	var p probe
+	if v, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key, &p); done {
 		return v, err
 	}
-	return f.create(ctx, key, p, a)
+	return f.create(ctx, key, &p, a)
 }
 
-func (f *Func1[A, R]) create(ctx context.Context, key string, p probe, a A) (R, error) {
+func (f *Func1[A, R]) create(ctx context.Context, key string, p *probe, a A) (R, error) {
 	return createAfter[R](ctx, f.c.r, &f.c.cfg, key, p, func(ctx context.Context) (any, error) { return f.fn(ctx, a) })
 }
 
@@ -461,7 +449,7 @@ func (f *Func1[A, R]) create(ctx context.Context, key string, p probe, a A) (R, 
 // whether there is a fresh one. Unlike dogpile.cache's get, it honours the
 // function's expiration options.
 func (f *Func1[A, R]) Get(ctx context.Context, a A) (R, bool, error) {
-	return getTyped[R](ctx, &f.c, f.Key(a))
+	return Get[R](ctx, f.c.r, f.Key(a), f.c.opts...)
 }
 
 // Set stores value as the function's result for a.
@@ -512,21 +500,21 @@ func (f *Func2[A, B, R]) Key(a A, b B) string {
 // the dogpile lock when it is missing or expired, as Func1.Call does.
 func (f *Func2[A, B, R]) Call(ctx context.Context, a A, b B) (R, error) {
 	key := f.Key(a, b)
-	v, p, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key)
-	if done {
+	var p probe
+	if v, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key, &p); done {
 		return v, err
 	}
-	return f.create(ctx, key, p, a, b)
+	return f.create(ctx, key, &p, a, b)
 }
 
-func (f *Func2[A, B, R]) create(ctx context.Context, key string, p probe, a A, b B) (R, error) {
+func (f *Func2[A, B, R]) create(ctx context.Context, key string, p *probe, a A, b B) (R, error) {
 	return createAfter[R](ctx, f.c.r, &f.c.cfg, key, p, func(ctx context.Context) (any, error) { return f.fn(ctx, a, b) })
 }
 
 // Get returns the cached value for (a, b) without calling the function,
 // and whether there is a fresh one.
 func (f *Func2[A, B, R]) Get(ctx context.Context, a A, b B) (R, bool, error) {
-	return getTyped[R](ctx, &f.c, f.Key(a, b))
+	return Get[R](ctx, f.c.r, f.Key(a, b), f.c.opts...)
 }
 
 // Set stores value as the function's result for (a, b).
@@ -579,21 +567,21 @@ func (f *Func3[A, B, C, R]) Key(a A, b B, c C) string {
 // the dogpile lock when it is missing or expired, as Func1.Call does.
 func (f *Func3[A, B, C, R]) Call(ctx context.Context, a A, b B, c C) (R, error) {
 	key := f.Key(a, b, c)
-	v, p, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key)
-	if done {
+	var p probe
+	if v, done, err := lookupFresh[R](ctx, f.c.r, &f.c.cfg, key, &p); done {
 		return v, err
 	}
-	return f.create(ctx, key, p, a, b, c)
+	return f.create(ctx, key, &p, a, b, c)
 }
 
-func (f *Func3[A, B, C, R]) create(ctx context.Context, key string, p probe, a A, b B, c C) (R, error) {
+func (f *Func3[A, B, C, R]) create(ctx context.Context, key string, p *probe, a A, b B, c C) (R, error) {
 	return createAfter[R](ctx, f.c.r, &f.c.cfg, key, p, func(ctx context.Context) (any, error) { return f.fn(ctx, a, b, c) })
 }
 
 // Get returns the cached value for (a, b, c) without calling the function,
 // and whether there is a fresh one.
 func (f *Func3[A, B, C, R]) Get(ctx context.Context, a A, b B, c C) (R, bool, error) {
-	return getTyped[R](ctx, &f.c, f.Key(a, b, c))
+	return Get[R](ctx, f.c.r, f.Key(a, b, c), f.c.opts...)
 }
 
 // Set stores value as the function's result for (a, b, c).
@@ -689,24 +677,6 @@ func invalidateMulti[A any](ctx context.Context, c *funcCore, args []A) error {
 	return c.r.DeleteMulti(ctx, keys)
 }
 
-// getMulti is Get of the multi wrappers: values and found, aligned to
-// keys.
-func getMulti[R any](ctx context.Context, c *funcCore, keys []string) ([]R, []bool, error) {
-	cvs, found, err := c.r.getMultiValues(ctx, keys, c.opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]R, len(cvs))
-	for i, cv := range cvs {
-		if found[i] {
-			if out[i], err = decodeAs[R](c.r, cv); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-	return out, found, nil
-}
-
 // MultiFunc is a cached function of many arguments at once, each with its
 // own key and value, made by CacheMulti. It is safe for concurrent use.
 type MultiFunc[A comparable, R any] struct {
@@ -756,7 +726,7 @@ func (f *MultiFunc[A, R]) Get(ctx context.Context, args ...A) (values []R, found
 	if err != nil {
 		return nil, nil, err
 	}
-	return getMulti[R](ctx, &f.c, keys)
+	return GetMulti[R](ctx, f.c.r, keys, f.c.opts...)
 }
 
 // Set stores each value as the function's result for its argument, in one
@@ -902,7 +872,7 @@ func (f *MultiMapFunc[A, R]) Get(ctx context.Context, args ...A) (map[A]R, error
 	if err != nil {
 		return nil, err
 	}
-	vals, found, err := getMulti[R](ctx, &f.c, keys)
+	vals, found, err := GetMulti[R](ctx, f.c.r, keys, f.c.opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,7 @@ package dogpile
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -32,27 +30,10 @@ type MultiKeyGenerator func(namespace string, fn FuncInfo, toStr func(any) strin
 // ToStr is the default argument formatter of key generators: the text
 // fmt.Sprint gives, computed without fmt for strings, integers and bools.
 func ToStr(v any) string {
-	switch a := v.(type) {
-	case string:
-		return a
-	case int:
-		return strconv.Itoa(a)
-	case int64:
-		return strconv.FormatInt(a, 10)
-	case int32:
-		return strconv.FormatInt(int64(a), 10)
-	case uint:
-		return strconv.FormatUint(uint64(a), 10)
-	case uint64:
-		return strconv.FormatUint(a, 10)
-	case uint32:
-		return strconv.FormatUint(uint64(a), 10)
-	case bool:
-		return strconv.FormatBool(a)
-	case fmt.Stringer:
-		return a.String()
+	if s, ok := v.(string); ok {
+		return s
 	}
-	return fmt.Sprint(v)
+	return string(appendKeyArg(nil, v))
 }
 
 // keyPrefix is "<package>:<name>" with "|<namespace>" when there is one.

@@ -387,11 +387,11 @@ func newCallConfig(opts []CallOption) *callConfig {
 // ValueBackend allocates nothing when no options are given.
 func GetOrCreate[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error), opts ...CallOption) (T, error) {
 	c := newCallConfig(opts)
-	v, p, done, err := lookupFresh[T](ctx, r, c, key)
-	if done {
+	var p probe
+	if v, done, err := lookupFresh[T](ctx, r, c, key, &p); done {
 		return v, err
 	}
-	return createAfter[T](ctx, r, c, key, p, func(ctx context.Context) (any, error) { return creator(ctx) })
+	return createAfter[T](ctx, r, c, key, &p, func(ctx context.Context) (any, error) { return creator(ctx) })
 }
 
 // probe is what the hit path read, handed to the creation on a miss so the
@@ -406,26 +406,31 @@ type probe struct {
 }
 
 // lookupFresh is the typed hit path: one backend read, no lock and, on a
-// ValueBackend, no allocation. done reports that v and err are the answer.
-// Observed regions take the general path, which reports every outcome.
-func lookupFresh[T any](ctx context.Context, r *Region, c *callConfig, key string) (v T, p probe, done bool, err error) {
+// ValueBackend, no allocation. done reports that v and err are the answer;
+// otherwise p holds what was read, for createAfter. Observed regions take
+// the general path, which reports every outcome.
+func lookupFresh[T any](ctx context.Context, r *Region, c *callConfig, key string, p *probe) (v T, done bool, err error) {
 	st := r.state.Load()
 	if st == nil || r.observer != nil {
-		return v, p, false, nil
+		return v, false, nil
 	}
-	p = probe{st: st, snapshot: r.completions.Load(), mangled: r.mangle(key)}
-	p.cv, p.ok, p.err = r.load(ctx, st, p.mangled)
+	p.st, p.snapshot, p.mangled = st, r.completions.Load(), r.mangle(key)
+	if st.values != nil { // read directly: one copy of the value fewer
+		p.cv, p.ok, p.err = st.values.Get(ctx, p.mangled)
+	} else {
+		p.cv, p.ok, p.err = r.load(ctx, st, p.mangled)
+	}
 	if p.err == nil && r.classify(st, c, p.cv, p.ok) == fresh {
 		v, err = decodeAs[T](r, p.cv)
-		return v, p, true, err
+		return v, true, err
 	}
-	return v, p, false, nil
+	return v, false, nil
 }
 
 // createAfter completes a call that lookupFresh did not answer, under the
 // dogpile lock. The creator is built by the caller only on this path, so a
 // hit does not allocate it.
-func createAfter[T any](ctx context.Context, r *Region, c *callConfig, key string, p probe, creator func(context.Context) (any, error)) (T, error) {
+func createAfter[T any](ctx context.Context, r *Region, c *callConfig, key string, p *probe, creator func(context.Context) (any, error)) (T, error) {
 	var (
 		cv  CachedValue
 		err error

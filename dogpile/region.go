@@ -162,7 +162,7 @@ func (r *Region) install(b Backend, name string, cfg Config) error {
 	// A proxy may add a lock or forward the backend's; a nil Mutex from
 	// it means the region's in-process lock alone.
 	st.locker, _ = b.(Locker)
-	if ea, ok := raw.(ExpirationAware); ok {
+	if ea, ok := unwrap(raw).(ExpirationAware); ok {
 		ea.SetRegionExpiration(st.expiration)
 	}
 	st.invalidator = cfg.Invalidator
@@ -490,6 +490,38 @@ func (r *Region) Get(ctx context.Context, key string, opts ...CallOption) (any, 
 	}
 	v, err := r.decodeAny(cv)
 	return v, err == nil, err
+}
+
+// Get is the typed form of Region.Get. A value of another type under key is
+// an error wrapping ErrTypeMismatch.
+func Get[T any](ctx context.Context, r *Region, key string, opts ...CallOption) (T, bool, error) {
+	var zero T
+	cv, ok, err := r.getValue(ctx, key, opts)
+	if err != nil || !ok {
+		return zero, false, err
+	}
+	v, err := decodeAs[T](r, cv)
+	if err != nil {
+		return zero, false, err
+	}
+	return v, true, nil
+}
+
+// GetMulti is the typed form of Region.GetMulti.
+func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...CallOption) (values []T, found []bool, err error) {
+	cvs, found, err := r.getMultiValues(ctx, keys, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	values = make([]T, len(keys))
+	for i, cv := range cvs {
+		if found[i] {
+			if values[i], err = decodeAs[T](r, cv); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return values, found, nil
 }
 
 // GetValueMetadata returns the stored value with its metadata under the

@@ -437,6 +437,16 @@ func TestTypedAccess(t *testing.T) {
 			if v, ok, _ := r.Get(ctx, "zero"); !ok || fmt.Sprint(v) != "0" {
 				t.Errorf("a cached zero value is a hit: %v %v", v, ok)
 			}
+			if got, ok, err := dogpile.Get[user](ctx, r, "u"); !ok || err != nil || got != (user{7, "ann"}) {
+				t.Errorf("Get[user] = %+v %v %v", got, ok, err)
+			}
+			if _, _, err := dogpile.Get[user](ctx, r, "s"); !errors.Is(err, dogpile.ErrTypeMismatch) {
+				t.Errorf("Get[user] of a string: %v, want ErrTypeMismatch", err)
+			}
+			us, found, err := dogpile.GetMulti[user](ctx, r, []string{"u", "missing"})
+			if err != nil || fmt.Sprint(us, found) != "[{7 ann} {0 }] [true false]" {
+				t.Errorf("GetMulti[user] = %v %v %v", us, found, err)
+			}
 		})
 	}
 }

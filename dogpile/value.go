@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -97,7 +98,11 @@ func DecodeEntry(entry []byte) (Metadata, []byte, error) {
 	if i < 0 || i == 0 || entry[0] != '{' {
 		return Metadata{}, nil, fmt.Errorf("%w: no metadata header", ErrUndecodable)
 	}
-	// Keys are matched exactly, as Python's json module does.
+	if md, ok := parseMetadata(entry[:i]); ok {
+		return md, entry[i+1:], nil
+	}
+	// Anything else valid: keys are matched exactly, as Python's json
+	// module does, and other keys are ignored.
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(entry[:i], &fields); err != nil {
 		return Metadata{}, nil, fmt.Errorf("%w: metadata: %v", ErrUndecodable, err)
@@ -131,4 +136,95 @@ func appendUnixSeconds(b []byte, t time.Time) []byte {
 func unixSeconds(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3)
+}
+
+// parseMetadata reads the metadata both Python and this package write,
+// {"ct": <number>, "v": <integer>} with the keys in either order, without
+// the cost of encoding/json. Anything else reports false, and is left to
+// the general decoder.
+func parseMetadata(b []byte) (Metadata, bool) {
+	s := metaScanner{b: b}
+	var ct float64
+	var v int64
+	var seenCT, seenV bool
+	if !s.consume('{') {
+		return Metadata{}, false
+	}
+	for {
+		var err error
+		isCT := s.consumeString(`"ct"`)
+		if !isCT && !s.consumeString(`"v"`) || !s.consume(':') {
+			return Metadata{}, false
+		}
+		switch {
+		case isCT && !seenCT:
+			ct, err = strconv.ParseFloat(s.number(), 64)
+			seenCT = true
+		case !isCT && !seenV:
+			v, err = strconv.ParseInt(s.number(), 10, 32)
+			seenV = true
+		default: // a repeated key: leave it to encoding/json
+			return Metadata{}, false
+		}
+		if err != nil {
+			return Metadata{}, false
+		}
+		if s.consume('}') {
+			break
+		}
+		if !s.consume(',') {
+			return Metadata{}, false
+		}
+	}
+	s.space()
+	if s.i != len(b) || !seenCT || !seenV || math.IsNaN(ct) || math.Abs(ct) >= 1<<32 {
+		return Metadata{}, false
+	}
+	return Metadata{CreatedAt: unixSeconds(ct), Version: int(v)}, true
+}
+
+// metaScanner walks JSON metadata for parseMetadata.
+type metaScanner struct {
+	b []byte
+	i int
+}
+
+func (s *metaScanner) space() {
+	for s.i < len(s.b) && strings.IndexByte(" \t\n\r", s.b[s.i]) >= 0 {
+		s.i++
+	}
+}
+
+// consume skips white space and then c, reporting whether c was there.
+func (s *metaScanner) consume(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// consumeString skips white space and then lit, if lit comes next.
+func (s *metaScanner) consumeString(lit string) bool {
+	s.space()
+	if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// number returns the JSON number at the current position, or "" (which no
+// strconv function accepts) when there is none.
+func (s *metaScanner) number() string {
+	s.space()
+	j := s.i
+	for s.i < len(s.b) && strings.IndexByte("+-.0123456789eE", s.b[s.i]) >= 0 {
+		s.i++
+	}
+	if !json.Valid(s.b[j:s.i]) { // JSON is stricter than strconv: no "+1", no "01"
+		return ""
+	}
+	return string(s.b[j:s.i])
 }
