@@ -275,37 +275,12 @@ func unescapeSymbolPath(s string) string {
 }
 
 // appendKeyArg appends the key text of v (ToStr's) to b, without boxing v
-// for the common argument types, so that a key costs one allocation.
+// for strings, integers and bools, so that a key costs one allocation.
 func appendKeyArg[T any](b []byte, v T) []byte {
-	switch x := any(v).(type) {
-	case string:
-		return append(b, x...)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int16:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int8:
-		return strconv.AppendInt(b, int64(x), 10)
-	case uint:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(b, x, 10)
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint16:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint8:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case fmt.Stringer:
-		return append(b, x.String()...)
+	if out, ok := appendScalar(b, v); ok {
+		return out
 	}
-	return fmt.Append(b, v)
+	return append(b, ToStr(any(v))...)
 }
 
 // keyBuf is the stack buffer keys are built in; longer keys cost one more

@@ -3,7 +3,9 @@ package dogpile
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -30,10 +32,49 @@ type MultiKeyGenerator func(namespace string, fn FuncInfo, toStr func(any) strin
 // ToStr is the default argument formatter of key generators: the text
 // fmt.Sprint gives, computed without fmt for strings, integers and bools.
 func ToStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
+	switch x := v.(type) {
+	case string:
+		return x
+	case fmt.Stringer:
+		return x.String()
 	}
-	return string(appendKeyArg(nil, v))
+	if b, ok := appendScalar(nil, v); ok {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// appendScalar appends the text of a string, an integer or a bool to b.
+// It reports false for other types. Being generic over concrete cases only,
+// it does not box v.
+func appendScalar[T any](b []byte, v T) ([]byte, bool) {
+	switch x := any(v).(type) {
+	case string:
+		return append(b, x...), true
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(b, x, 10), true
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case int16:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case int8:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case uint:
+		return strconv.AppendUint(b, uint64(x), 10), true
+	case uint64:
+		return strconv.AppendUint(b, x, 10), true
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), true
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), true
+	case uint8:
+		return strconv.AppendUint(b, uint64(x), 10), true
+	case bool:
+		return strconv.AppendBool(b, x), true
+	}
+	return b, false
 }
 
 // keyPrefix is "<package>:<name>" with "|<namespace>" when there is one.
