@@ -169,6 +169,11 @@ func (r *Region) install(b Backend, name string, cfg Config) error {
 	if st.invalidator == nil {
 		st.invalidator = &LocalInvalidation{Now: r.now}
 	}
+	if s, ok := st.invalidator.(*SharedInvalidation); ok {
+		if err := s.bind(r, st); err != nil {
+			return err
+		}
+	}
 	old := r.state.Swap(st)
 	if old != nil {
 		if c, ok := old.backend.(io.Closer); ok && old.backend != b {
