@@ -6,6 +6,8 @@
 #                         --sentinel) and, through redis-tools, redis-cli
 #   memcached             memcached
 #   python3-dogpile.cache the Python dogpile.cache library, for interop tests
+#   python3-redis, python3-pymemcache
+#                         the clients it uses to reach the servers
 #
 # Test packages start their own servers on free loopback ports, so the
 # system services these packages start on install are stopped again.
@@ -28,6 +30,13 @@ fi
 # would not see the Debian package.
 if ! /usr/bin/python3 -c 'import dogpile.cache' >/dev/null 2>&1; then
 	missing+=(python3-dogpile.cache)
+fi
+# The clients Python's dogpile.cache uses for the interoperability tests.
+if ! /usr/bin/python3 -c 'import redis' >/dev/null 2>&1; then
+	missing+=(python3-redis)
+fi
+if ! /usr/bin/python3 -c 'import pymemcache' >/dev/null 2>&1; then
+	missing+=(python3-pymemcache)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

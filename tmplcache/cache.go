@@ -1,0 +1,251 @@
+package tmplcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/dogpilego/dogpile/dogpile"
+)
+
+// Errors, for errors.Is.
+var (
+	// ErrUnknownRegion is returned for a region name the Cache does not hold.
+	ErrUnknownRegion = errors.New("tmplcache: unknown region")
+	// ErrUnknownFragment is returned by KeyFor and Invalidate for a fragment
+	// no template of this process declared.
+	ErrUnknownFragment = errors.New("tmplcache: unknown fragment")
+	// ErrRecursion is returned when a fragment's rendering renders the same
+	// fragment again, which would otherwise wait for itself.
+	ErrRecursion = errors.New("tmplcache: fragment renders itself")
+)
+
+// DefaultPrefix starts every key unless WithPrefix says otherwise.
+const DefaultPrefix = "tmpl"
+
+// Cache holds the regions fragments are cached in and what the templates
+// of this process declared about their fragments. It is safe for
+// concurrent use.
+type Cache struct {
+	prefix string
+	roots  []string
+	owned  []*dogpile.Region // built by FromConfig, closed by Close
+
+	mu        sync.RWMutex
+	regions   map[string]*dogpile.Region // "" is the default
+	fragments map[fragmentID]Declaration
+	escapes   map[string]struct{} // escaping states besides the default ""
+}
+
+type fragmentID struct{ template, name string }
+
+// Option configures a Cache.
+type Option func(*Cache)
+
+// WithPrefix replaces DefaultPrefix at the start of every key.
+func WithPrefix(prefix string) Option { return func(c *Cache) { c.prefix = prefix } }
+
+// WithRegion adds a named region, chosen per fragment (pongo2's
+// region="name").
+func WithRegion(name string, r *dogpile.Region) Option {
+	return func(c *Cache) { c.regions[name] = r }
+}
+
+// WithRoots names the directories templates are loaded from, so template
+// names are normalised to paths relative to them (see NormalizeName).
+func WithRoots(dirs ...string) Option {
+	return func(c *Cache) { c.roots = append(c.roots, dirs...) }
+}
+
+// New returns a Cache whose default region is def.
+func New(def *dogpile.Region, opts ...Option) *Cache {
+	c := &Cache{
+		prefix:    DefaultPrefix,
+		regions:   map[string]*dogpile.Region{"": def},
+		fragments: map[fragmentID]Declaration{},
+		escapes:   map[string]struct{}{},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// FromConfig builds a Cache whose regions are configured from config with
+// dogpile.cache's keys: each "<prefix><name>.backend" key declares a region
+// called name, configured from the "<prefix><name>." keys; the region named
+// "default" is the default one. For example, with prefix "cache.":
+//
+//	cache.default.backend = dogpile.cache.memory
+//	cache.memcached.backend = dogpile.cache.memcached
+//	cache.memcached.expiration_time = 300
+//	cache.memcached.arguments.url = 127.0.0.1:11211
+func FromConfig(config map[string]any, prefix string, opts ...Option) (*Cache, error) {
+	names := map[string]bool{}
+	for key := range config {
+		rest, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
+		if name, ok := strings.CutSuffix(rest, ".backend"); ok && name != "" && !strings.Contains(name, ".") {
+			names[name] = true
+		}
+	}
+	if !names["default"] {
+		return nil, fmt.Errorf("tmplcache: no %q key in the configuration", prefix+"default.backend")
+	}
+	c := New(nil, opts...)
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		r := dogpile.NewRegion(dogpile.WithName(name))
+		if err := r.ConfigureFromConfig(config, prefix+name+"."); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("tmplcache: region %q: %w", name, err)
+		}
+		c.owned = append(c.owned, r)
+		if name == "default" {
+			c.regions[""] = r
+		} else {
+			c.regions[name] = r
+		}
+	}
+	return c, nil
+}
+
+// Close closes the regions FromConfig built; regions given to New or
+// WithRegion belong to the caller.
+func (c *Cache) Close() error {
+	var errs []error
+	for _, r := range c.owned {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Region returns the region called name; "" is the default region.
+func (c *Cache) Region(name string) (*dogpile.Region, error) {
+	c.mu.RLock()
+	r, ok := c.regions[name]
+	c.mu.RUnlock()
+	if !ok || r == nil {
+		if name == "" {
+			return nil, fmt.Errorf("%w: the Cache has no default region", ErrUnknownRegion)
+		}
+		return nil, fmt.Errorf("%w %q (have %q)", ErrUnknownRegion, name, c.RegionNames())
+	}
+	return r, nil
+}
+
+// RegionNames returns the names of the regions, the default as "".
+func (c *Cache) RegionNames() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Sorted(maps.Keys(c.regions))
+}
+
+// Declaration is what a template declares about one of its fragments when
+// it is parsed: engines call Declare, so that KeyFor and Invalidate can
+// compute the fragment's keys later.
+type Declaration struct {
+	Template string // as the engine names it; normalised by Declare
+	Name     string // the fragment's name
+	Digest   string // of the fragment's source; "" when digests are off
+	Region   string // the region's name; "" for the default
+}
+
+// Declare records a fragment of a parsed template. A template parsed again
+// with another source replaces its declaration.
+func (c *Cache) Declare(d Declaration) {
+	d.Template = c.TemplateName(d.Template)
+	c.mu.Lock()
+	c.fragments[fragmentID{d.Template, d.Name}] = d
+	c.mu.Unlock()
+}
+
+// DeclareEscape records an escaping state an engine renders fragments in,
+// besides the default "", so Invalidate deletes that variant too.
+func (c *Cache) DeclareEscape(state string) {
+	if state == "" {
+		return
+	}
+	c.mu.Lock()
+	c.escapes[state] = struct{}{}
+	c.mu.Unlock()
+}
+
+func (c *Cache) declaration(template, name string) (Declaration, error) {
+	template = c.TemplateName(template)
+	c.mu.RLock()
+	d, ok := c.fragments[fragmentID{template, name}]
+	c.mu.RUnlock()
+	if !ok {
+		return d, fmt.Errorf("%w: %q in template %q (is the template parsed in this process?)", ErrUnknownFragment, name, template)
+	}
+	return d, nil
+}
+
+// KeyFor returns the key fragment name of template uses for vary, in the
+// default escaping state: the exact key a block renders into.
+func (c *Cache) KeyFor(template, name string, vary ...any) (string, error) {
+	d, err := c.declaration(template, name)
+	if err != nil {
+		return "", err
+	}
+	return c.Key(Fragment{Template: d.Template, Name: d.Name, Digest: d.Digest, Vary: vary}), nil
+}
+
+// Invalidate deletes the fragment name of template for vary, in every
+// escaping state, from its region.
+func (c *Cache) Invalidate(ctx context.Context, template, name string, vary ...any) error {
+	d, err := c.declaration(template, name)
+	if err != nil {
+		return err
+	}
+	return c.deleteVariants(ctx, d.Region, Fragment{Template: d.Template, Name: d.Name, Digest: d.Digest, Vary: vary})
+}
+
+// InvalidateKey deletes a fragment rendered with an explicit key (pongo2's
+// key="..."), in every escaping state, from the region called region.
+func (c *Cache) InvalidateKey(ctx context.Context, region, key string) error {
+	return c.deleteVariants(ctx, region, Fragment{Key: key})
+}
+
+func (c *Cache) deleteVariants(ctx context.Context, region string, f Fragment) error {
+	r, err := c.Region(region)
+	if err != nil {
+		return err
+	}
+	c.mu.RLock()
+	states := append([]string{""}, slices.Sorted(maps.Keys(c.escapes))...)
+	c.mu.RUnlock()
+	keys := make([]string, len(states))
+	for i, s := range states {
+		f.Escape = s
+		keys[i] = c.Key(f)
+	}
+	if err := r.DeleteMulti(ctx, keys); err != nil {
+		return fmt.Errorf("tmplcache: invalidating %s: %w", keys[0], err)
+	}
+	return nil
+}
+
+// InvalidateAll invalidates every region of the Cache, hard or soft
+// (Region.Invalidate).
+func (c *Cache) InvalidateAll(ctx context.Context, hard bool) error {
+	c.mu.RLock()
+	regions := slices.Collect(maps.Values(c.regions))
+	c.mu.RUnlock()
+	var errs []error
+	for _, r := range regions {
+		if r != nil {
+			errs = append(errs, r.Invalidate(ctx, hard))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tmplcache: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package tmplcache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile"
+)
+
+// RenderOptions choose where and how long a fragment is cached.
+type RenderOptions struct {
+	// Region is the region's name; "" is the default region.
+	Region string
+	// Expires overrides the region's expiration time: 0 keeps it, a
+	// negative duration means never.
+	Expires time.Duration
+}
+
+// rendering is the chain of fragment keys being rendered, carried in the
+// context a fragment's render function receives.
+type rendering struct {
+	key    string
+	parent *rendering
+}
+
+type renderingKey struct{}
+
+// Render returns the HTML of fragment f from its region, calling render
+// under the region's dogpile lock when it is missing or expired. render
+// receives a context carrying f, so fragments rendered inside it that lead
+// back to f fail with ErrRecursion instead of waiting for themselves; pass
+// that context on to nested renderings.
+func (c *Cache) Render(ctx context.Context, f Fragment, o RenderOptions, render func(context.Context) (string, error)) (string, error) {
+	r, err := c.Region(o.Region)
+	if err != nil {
+		return "", err
+	}
+	key := c.Key(f)
+	parent, _ := ctx.Value(renderingKey{}).(*rendering)
+	for p := parent; p != nil; p = p.parent {
+		if p.key == key {
+			return "", fmt.Errorf("%w: %s", ErrRecursion, key)
+		}
+	}
+	var opts []dogpile.CallOption
+	if o.Expires != 0 {
+		opts = append(opts, dogpile.Expiration(o.Expires))
+	}
+	html, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) {
+		return render(context.WithValue(ctx, renderingKey{}, &rendering{key: key, parent: parent}))
+	}, opts...)
+	if err != nil {
+		return "", fmt.Errorf("tmplcache: fragment %s: %w", key, err)
+	}
+	return html, nil
+}

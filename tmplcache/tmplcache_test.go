@@ -1,0 +1,299 @@
+package tmplcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/tmplcache"
+)
+
+func memRegion(t testing.TB, exp time.Duration, opts ...dogpile.Option) *dogpile.Region {
+	t.Helper()
+	r := dogpile.NewRegion(opts...)
+	if err := r.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: exp}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestKeysAreUnambiguous(t *testing.T) {
+	c := tmplcache.New(nil)
+	base := tmplcache.Fragment{Template: "t.html", Name: "f"}
+	with := func(mod func(*tmplcache.Fragment)) string {
+		f := base
+		mod(&f)
+		return c.Key(f)
+	}
+	keys := map[string]string{
+		"base":          c.Key(base),
+		"vary a: b":     with(func(f *tmplcache.Fragment) { f.Vary = []any{"a:", "b"} }),
+		"vary a :b":     with(func(f *tmplcache.Fragment) { f.Vary = []any{"a", ":b"} }),
+		"vary 1":        with(func(f *tmplcache.Fragment) { f.Vary = []any{1} }),
+		`vary "1"`:      with(func(f *tmplcache.Fragment) { f.Vary = []any{"1"} }),
+		"vary a b":      with(func(f *tmplcache.Fragment) { f.Vary = []any{"a b"} }),
+		"vary a, b":     with(func(f *tmplcache.Fragment) { f.Vary = []any{"a", "b"} }),
+		"escape raw":    with(func(f *tmplcache.Fragment) { f.Escape = "raw" }),
+		"digest":        with(func(f *tmplcache.Fragment) { f.Digest = tmplcache.Digest("<p>x</p>") }),
+		"other name":    with(func(f *tmplcache.Fragment) { f.Name = "g" }),
+		"name with :":   with(func(f *tmplcache.Fragment) { f.Template, f.Name = "t.html:f", "" }),
+		"explicit key":  with(func(f *tmplcache.Fragment) { f.Key = "t.html:f" }),
+		"other tmpl":    with(func(f *tmplcache.Fragment) { f.Template = "u.html" }),
+		"explicit+raw":  with(func(f *tmplcache.Fragment) { f.Key, f.Escape = "t.html:f", "raw" }),
+		"vary nil":      with(func(f *tmplcache.Fragment) { f.Vary = []any{nil} }),
+		"vary empty":    with(func(f *tmplcache.Fragment) { f.Vary = []any{""} }),
+		"vary two nils": with(func(f *tmplcache.Fragment) { f.Vary = []any{nil, nil} }),
+	}
+	seen := map[string]string{}
+	for what, k := range keys {
+		if other, dup := seen[k]; dup {
+			t.Errorf("%s and %s share key %s", what, other, k)
+		}
+		seen[k] = what
+	}
+	if k := keys["base"]; !strings.HasPrefix(k, "tmpl:t.html:f:") || len(k) != len("tmpl:t.html:f:")+32 {
+		t.Errorf("key %q lacks the readable prefix or the 32-digit hash", k)
+	}
+	if c.Key(base) != keys["base"] {
+		t.Error("keys are not stable")
+	}
+}
+
+func TestKeysFitMemcached(t *testing.T) {
+	c := tmplcache.New(nil, tmplcache.WithPrefix("site"))
+	long := strings.Repeat("très long nom ", 100)
+	for _, f := range []tmplcache.Fragment{
+		{Template: long, Name: long, Vary: []any{long}},
+		{Key: long + "\r\nflush_all\r\n"},
+		{Template: "a b\tc.html", Name: "side bar"},
+	} {
+		k := c.Key(f)
+		if len(k) > 250 || strings.ContainsAny(k, " \t\r\n") || !strings.HasPrefix(k, "site:") {
+			t.Errorf("key %q (%d bytes) does not fit Memcached", k, len(k))
+		}
+		for _, r := range k {
+			if r < 0x21 || r > 0x7e {
+				t.Errorf("key %q has byte %q", k, r)
+			}
+		}
+	}
+}
+
+func TestNormalizeName(t *testing.T) {
+	root := t.TempDir()
+	abs := filepath.Join(root, "blog", "post.html")
+	for _, tc := range []struct{ name, want string }{
+		{abs, "blog/post.html"},
+		{filepath.Join(root, "blog", "..", "blog", "post.html"), "blog/post.html"},
+		{"blog/post.html", "blog/post.html"},
+		{"./blog//post.html", "blog/post.html"},
+		{"<string>", "<string>"},
+		{"", ""},
+		{"/elsewhere/x.html", "/elsewhere/x.html"},
+	} {
+		if got := tmplcache.NormalizeName(tc.name, root); got != tc.want {
+			t.Errorf("NormalizeName(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	c := tmplcache.New(nil, tmplcache.WithRoots(root))
+	f := tmplcache.Fragment{Name: "side"}
+	f.Template = abs
+	k1 := c.Key(f)
+	f.Template = "blog/post.html"
+	if k2 := c.Key(f); k1 != k2 {
+		t.Errorf("absolute and relative names give %s and %s", k1, k2)
+	}
+}
+
+func TestKeyForAndInvalidate(t *testing.T) {
+	ctx := context.Background()
+	local := memRegion(t, time.Hour)
+	c := tmplcache.New(memRegion(t, time.Hour), tmplcache.WithRegion("local", local))
+	c.DeclareEscape("raw")
+	digest := tmplcache.Digest("<aside>{{ user }}</aside>")
+	c.Declare(tmplcache.Declaration{Template: "post.html", Name: "sidebar", Digest: digest, Region: "local"})
+
+	if _, err := c.KeyFor("post.html", "nope"); !errors.Is(err, tmplcache.ErrUnknownFragment) {
+		t.Errorf("KeyFor of an undeclared fragment: %v", err)
+	}
+	key, err := c.KeyFor("post.html", "sidebar", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := c.Key(tmplcache.Fragment{Template: "post.html", Name: "sidebar", Digest: digest, Vary: []any{7}}); key != want {
+		t.Errorf("KeyFor = %s, want the key Render uses, %s", key, want)
+	}
+	renders := 0
+	render := func(context.Context) (string, error) { renders++; return fmt.Sprintf("<aside>%d</aside>", renders), nil }
+	for _, esc := range []string{"", "raw"} {
+		f := tmplcache.Fragment{Template: "post.html", Name: "sidebar", Digest: digest, Vary: []any{7}, Escape: esc}
+		if _, err := c.Render(ctx, f, tmplcache.RenderOptions{Region: "local"}, render); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := tmplcache.Fragment{Template: "post.html", Name: "sidebar", Digest: digest, Vary: []any{8}}
+	_, _ = c.Render(ctx, other, tmplcache.RenderOptions{Region: "local"}, render)
+	if renders != 3 {
+		t.Fatalf("%d renders", renders)
+	}
+	if err := c.Invalidate(ctx, "post.html", "sidebar", 7); err != nil {
+		t.Fatal(err)
+	}
+	for _, esc := range []string{"", "raw"} {
+		f := tmplcache.Fragment{Template: "post.html", Name: "sidebar", Digest: digest, Vary: []any{7}, Escape: esc}
+		if _, ok, _ := local.Get(ctx, c.Key(f)); ok {
+			t.Errorf("escape %q variant survived Invalidate", esc)
+		}
+	}
+	if _, ok, _ := local.Get(ctx, c.Key(other)); !ok {
+		t.Error("Invalidate deleted another vary value")
+	}
+
+	// Explicit keys.
+	_, _ = c.Render(ctx, tmplcache.Fragment{Key: "home:news"}, tmplcache.RenderOptions{}, render)
+	def, _ := c.Region("")
+	if err := c.InvalidateKey(ctx, "", "home:news"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := def.Get(ctx, c.Key(tmplcache.Fragment{Key: "home:news"})); ok {
+		t.Error("InvalidateKey left the fragment")
+	}
+}
+
+func TestRenderOncePerExpiry(t *testing.T) {
+	ctx := context.Background()
+	c := tmplcache.New(memRegion(t, time.Hour))
+	var renders atomic.Int64
+	release := make(chan struct{})
+	render := func(context.Context) (string, error) {
+		renders.Add(1)
+		<-release
+		return "<p>slow</p>", nil
+	}
+	f := tmplcache.Fragment{Template: "page.html", Name: "slow"}
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			html, err := c.Render(ctx, f, tmplcache.RenderOptions{}, render)
+			if err != nil || html != "<p>slow</p>" {
+				t.Errorf("%q, %v", html, err)
+			}
+		})
+	}
+	for renders.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if n := renders.Load(); n != 1 {
+		t.Errorf("rendered %d times", n)
+	}
+}
+
+func TestRenderRecursionIsAnError(t *testing.T) {
+	ctx := context.Background()
+	c := tmplcache.New(memRegion(t, time.Hour))
+	outer := tmplcache.Fragment{Template: "page.html", Name: "outer"}
+	inner := tmplcache.Fragment{Template: "page.html", Name: "inner"}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Render(ctx, outer, tmplcache.RenderOptions{}, func(ctx context.Context) (string, error) {
+			in, err := c.Render(ctx, inner, tmplcache.RenderOptions{}, func(ctx context.Context) (string, error) {
+				return c.Render(ctx, outer, tmplcache.RenderOptions{}, func(context.Context) (string, error) { return "loop", nil })
+			})
+			return "<div>" + in + "</div>", err
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, tmplcache.ErrRecursion) {
+			t.Errorf("got %v, want ErrRecursion", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a fragment rendering itself deadlocked")
+	}
+	// Russian-doll nesting of different fragments works.
+	html, err := c.Render(ctx, outer, tmplcache.RenderOptions{}, func(ctx context.Context) (string, error) {
+		in, err := c.Render(ctx, inner, tmplcache.RenderOptions{}, func(context.Context) (string, error) { return "<i>in</i>", nil })
+		return "<div>" + in + "</div>", err
+	})
+	if err != nil || html != "<div><i>in</i></div>" {
+		t.Errorf("nested: %q, %v", html, err)
+	}
+}
+
+func TestRenderExpires(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c := tmplcache.New(memRegion(t, time.Hour, dogpile.WithClock(clock)))
+	n := 0
+	render := func(context.Context) (string, error) { n++; return fmt.Sprint(n), nil }
+	f := tmplcache.Fragment{Template: "t", Name: "short"}
+	g := tmplcache.Fragment{Template: "t", Name: "never"}
+	h := tmplcache.Fragment{Template: "t", Name: "default"}
+	short, never := tmplcache.RenderOptions{Expires: time.Minute}, tmplcache.RenderOptions{Expires: -1}
+	_, _ = c.Render(ctx, f, short, render)
+	_, _ = c.Render(ctx, g, never, render)
+	_, _ = c.Render(ctx, h, tmplcache.RenderOptions{}, render)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	a, _ := c.Render(ctx, f, short, render)
+	b, _ := c.Render(ctx, g, never, render)
+	d, _ := c.Render(ctx, h, tmplcache.RenderOptions{}, render)
+	if a != "4" || b != "2" || d != "3" {
+		t.Errorf("after 2 min: expires=1m %q (want re-rendered 4), never %q (want 2), default 1h %q (want 3)", a, b, d)
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	ctx := context.Background()
+	config := map[string]any{
+		"cache.default.backend":          "dogpile.cache.memory",
+		"cache.default.expiration_time":  "60",
+		"cache.local.backend":            "dogpile.cache.memory_pickle",
+		"cache.local.expiration_time":    "300",
+		"other.thing":                    "ignored",
+		"cache.local.arguments.whatever": "x",
+	}
+	if _, err := tmplcache.FromConfig(config, "cache."); err == nil || !strings.Contains(err.Error(), "whatever") {
+		t.Errorf("unknown backend argument: %v", err)
+	}
+	delete(config, "cache.local.arguments.whatever")
+	c, err := tmplcache.FromConfig(config, "cache.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := fmt.Sprint(c.RegionNames()); got != "[ local]" {
+		t.Errorf("regions %s", got)
+	}
+	local, _ := c.Region("local")
+	if local.ExpirationTime() != 300*time.Second || local.Name() != "local" {
+		t.Errorf("local region: %v %q", local.ExpirationTime(), local.Name())
+	}
+	html, err := c.Render(ctx, tmplcache.Fragment{Template: "t", Name: "f"}, tmplcache.RenderOptions{Region: "local"},
+		func(context.Context) (string, error) { return "<b>x</b>", nil })
+	if err != nil || html != "<b>x</b>" {
+		t.Errorf("%q %v", html, err)
+	}
+	if _, err := c.Region("memcached"); !errors.Is(err, tmplcache.ErrUnknownRegion) {
+		t.Errorf("unknown region: %v", err)
+	}
+	if _, err := tmplcache.FromConfig(map[string]any{"cache.local.backend": "dogpile.cache.memory"}, "cache."); err == nil {
+		t.Error("a configuration without a default region was accepted")
+	}
+	if err := c.InvalidateAll(ctx, true); err != nil {
+		t.Error(err)
+	}
+}
