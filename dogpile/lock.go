@@ -232,12 +232,12 @@ func (t *creation) do(ctx context.Context) ([]CachedValue, []Result, error) {
 		return cvs, results, nil
 	}
 
-	start := r.observeStart()
+	start := r.observeStart(t.ctx)
 	values, err := t.call(ctx, keys)
 	if err == nil && len(values) != len(keys) {
 		err = fmt.Errorf("%w: %d values for %d keys", ErrCreatorLength, len(values), len(keys))
 	}
-	if r.observer != nil {
+	if r.observing(t.ctx) {
 		res := make([]Result, len(keys))
 		for i := range res {
 			res[i] = ResultCreated
@@ -411,7 +411,7 @@ type probe struct {
 // the general path, which reports every outcome.
 func lookupFresh[T any](ctx context.Context, r *Region, c *callConfig, key string, p *probe) (v T, done bool, err error) {
 	st := r.state.Load()
-	if st == nil || r.observer != nil {
+	if st == nil || r.observing(ctx) {
 		return v, false, nil
 	}
 	p.st, p.snapshot, p.mangled = st, r.completions.Load(), r.mangle(key)
@@ -452,7 +452,7 @@ func (r *Region) getOrCreate(ctx context.Context, key string, creator func(conte
 	if err != nil {
 		return CachedValue{}, err
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	snapshot := r.completions.Load()
 	k := r.mangle(key)
 	cv, ok, err := r.load(ctx, st, k)
@@ -465,7 +465,7 @@ func (r *Region) getOrCreate(ctx context.Context, key string, creator func(conte
 
 func (r *Region) getOrCreateSlow(ctx context.Context, st *regionState, key, k string, cv CachedValue, ok bool, err error,
 	snapshot uint64, creator func(context.Context) (any, error), c *callConfig) (CachedValue, error) {
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	if err = r.readError(ctx, st, OpGetOrCreate, []string{key}, err); err != nil {
 		r.observe1(ctx, st, OpGetOrCreate, key, ResultError, start, -1, err)
 		return CachedValue{}, err
@@ -559,7 +559,7 @@ func (r *Region) getOrCreateMulti(ctx context.Context, keys []string, creator fu
 	for _, o := range opts {
 		o(&c)
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 
 	// Unique keys in the caller's order.
 	pos := make(map[string]int, len(keys))
@@ -633,7 +633,7 @@ func (r *Region) getOrCreateMulti(ctx context.Context, keys []string, creator fu
 
 	out := make([]CachedValue, len(keys))
 	var perKey []Result
-	if r.observer != nil {
+	if r.observing(ctx) {
 		perKey = make([]Result, len(keys))
 	}
 	for j, k := range keys {

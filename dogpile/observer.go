@@ -82,15 +82,54 @@ type Event struct {
 	Err  error // the error returned or, in fail-open mode, absorbed
 }
 
-// Observer is told about every operation of a region. Observe runs on the
+// Observer is told about the operations of a region. Observe runs on the
 // caller's goroutine with the caller's context, so request-scoped recorders
 // can find themselves in it; it must be fast and safe for concurrent use.
 type Observer interface {
+	// Enabled reports whether Observe wants the events of calls made with
+	// ctx. The region asks before it reads a clock or builds an event, so
+	// an observer that is not enabled costs one call.
+	Enabled(ctx context.Context) bool
+	// Observe receives one event.
 	Observe(ctx context.Context, e Event)
 }
 
-// ObserverFunc adapts a function to Observer.
+// ObserverFunc adapts a function to an Observer enabled for every call.
 type ObserverFunc func(ctx context.Context, e Event)
+
+// Enabled reports true.
+func (f ObserverFunc) Enabled(context.Context) bool { return true }
 
 // Observe calls f.
 func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
+
+// MultiObserver returns an Observer that passes each event to every
+// observer enabled for it. Nil observers are skipped.
+func MultiObserver(observers ...Observer) Observer {
+	var m multiObserver
+	for _, o := range observers {
+		if o != nil {
+			m = append(m, o)
+		}
+	}
+	return m
+}
+
+type multiObserver []Observer
+
+func (m multiObserver) Enabled(ctx context.Context) bool {
+	for _, o := range m {
+		if o.Enabled(ctx) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m multiObserver) Observe(ctx context.Context, e Event) {
+	for _, o := range m {
+		if o.Enabled(ctx) {
+			o.Observe(ctx, e)
+		}
+	}
+}

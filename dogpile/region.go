@@ -553,14 +553,14 @@ func (r *Region) getValue(ctx context.Context, key string, opts []CallOption) (C
 	for _, o := range opts {
 		o(&c)
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	cv, ok, err := r.load(ctx, st, r.mangle(key))
 	if err = r.readError(ctx, st, OpGet, []string{key}, err); err != nil {
 		r.observe1(ctx, st, OpGet, key, ResultError, start, -1, err)
 		return CachedValue{}, false, err
 	}
 	ok = ok && r.classify(st, &c, cv, ok) == fresh
-	if r.observer != nil {
+	if r.observing(ctx) {
 		res := ResultMiss
 		if ok {
 			res = ResultHit
@@ -600,7 +600,7 @@ func (r *Region) getMultiValues(ctx context.Context, keys []string, opts []CallO
 	for _, o := range opts {
 		o(&c)
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	cvs, err := r.loadMulti(ctx, st, r.mangleAll(keys))
 	if err = r.readError(ctx, st, OpGetMulti, keys, err); err != nil {
 		r.observeN(ctx, st, OpGetMulti, keys, nil, start, -1, err)
@@ -613,7 +613,7 @@ func (r *Region) getMultiValues(ctx context.Context, keys []string, opts []CallO
 	for i, cv := range cvs {
 		found[i] = r.classify(st, &c, cv, !cv.IsZero()) == fresh
 	}
-	if r.observer != nil {
+	if r.observing(ctx) {
 		results := make([]Result, len(keys))
 		size := sizeOf(cvs)
 		for i := range found {
@@ -644,7 +644,7 @@ func (r *Region) Set(ctx context.Context, key string, value any) error {
 	if err != nil {
 		return err
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	size, err := r.store(ctx, st, r.mangle(key), NewCachedValue(value, r.now()))
 	err = r.writeError(ctx, st, OpSet, []string{key}, err)
 	r.observe1(ctx, st, OpSet, key, ResultNone, start, size, err)
@@ -661,7 +661,7 @@ func (r *Region) SetMulti(ctx context.Context, values map[string]any) error {
 	if len(values) == 0 {
 		return nil
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	now := r.now()
 	keys := make([]string, 0, len(values))
 	cvs := make([]CachedValue, 0, len(values))
@@ -681,7 +681,7 @@ func (r *Region) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	err = st.backend.Delete(ctx, r.mangle(key))
 	err = r.writeError(ctx, st, OpDelete, []string{key}, err)
 	r.observe1(ctx, st, OpDelete, key, ResultNone, start, -1, err)
@@ -697,7 +697,7 @@ func (r *Region) DeleteMulti(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	start := r.observeStart()
+	start := r.observeStart(ctx)
 	err = st.backend.DeleteMulti(ctx, r.mangleAll(keys))
 	err = r.writeError(ctx, st, OpDeleteMulti, keys, err)
 	r.observeN(ctx, st, OpDeleteMulti, keys, nil, start, -1, err)
@@ -741,23 +741,28 @@ func sizeOf(cvs []CachedValue) int {
 	return size
 }
 
+// observing reports whether the observer wants this call's events.
+func (r *Region) observing(ctx context.Context) bool {
+	return r.observer != nil && r.observer.Enabled(ctx)
+}
+
 // observeStart reads the clock only when someone observes.
-func (r *Region) observeStart() time.Time {
-	if r.observer == nil {
+func (r *Region) observeStart(ctx context.Context) time.Time {
+	if !r.observing(ctx) {
 		return time.Time{}
 	}
 	return time.Now()
 }
 
 func (r *Region) observe1(ctx context.Context, st *regionState, op Op, key string, res Result, start time.Time, size int, err error) {
-	if r.observer == nil {
+	if !r.observing(ctx) {
 		return
 	}
 	r.observeN(ctx, st, op, []string{key}, []Result{res}, start, size, err)
 }
 
 func (r *Region) observeN(ctx context.Context, st *regionState, op Op, keys []string, results []Result, start time.Time, size int, err error) {
-	if r.observer == nil {
+	if !r.observing(ctx) {
 		return
 	}
 	if results == nil {
@@ -775,7 +780,7 @@ func (r *Region) observeN(ctx context.Context, st *regionState, op Op, keys []st
 }
 
 func (r *Region) observeErr(ctx context.Context, st *regionState, op Op, keys []string, err error) {
-	if r.observer == nil {
+	if !r.observing(ctx) {
 		return
 	}
 	r.observeN(ctx, st, op, keys, nil, time.Now(), -1, err)

@@ -625,3 +625,49 @@ func TestCloseAndReplaceCloseTheBackend(t *testing.T) {
 		t.Errorf("Close: %v, closed %v, configured %v", err, b.closed, r.IsConfigured())
 	}
 }
+
+// ctxObserver observes only calls whose context carries a marker, as a
+// request-scoped recorder does.
+type ctxObserver struct {
+	mu     sync.Mutex
+	events []string
+}
+
+type markKey struct{}
+
+func (o *ctxObserver) Enabled(ctx context.Context) bool { return ctx.Value(markKey{}) != nil }
+
+func (o *ctxObserver) Observe(ctx context.Context, e dogpile.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, fmt.Sprintf("%v %s %v", ctx.Value(markKey{}), e.Op, e.Results))
+}
+
+func TestObserverEnabledPerContext(t *testing.T) {
+	plain := context.Background()
+	marked := context.WithValue(plain, markKey{}, "req1")
+	o := &ctxObserver{}
+	all := &ctxObserver{}
+	everything := dogpile.ObserverFunc(func(ctx context.Context, e dogpile.Event) {
+		all.mu.Lock()
+		defer all.mu.Unlock()
+		all.events = append(all.events, e.Op.String())
+	})
+	r := newRegion(t, dogpile.NewMemoryBackend(), time.Hour, dogpile.WithObserver(dogpile.MultiObserver(o, nil, everything)))
+	creator := func(context.Context) (int, error) { return 1, nil }
+	_, _ = dogpile.GetOrCreate(plain, r, "k", creator)
+	_, _ = dogpile.GetOrCreate(marked, r, "k", creator)
+	if fmt.Sprint(o.events) != "[req1 get_or_create [hit]]" {
+		t.Errorf("context-enabled observer saw %v", o.events)
+	}
+	if fmt.Sprint(all.events) != "[create get_or_create get_or_create]" {
+		t.Errorf("always-enabled observer saw %v", all.events)
+	}
+
+	// An observer not enabled for a call costs it nothing.
+	quietRegion := newRegion(t, dogpile.NewMemoryBackend(), time.Hour, dogpile.WithObserver(o))
+	_, _ = dogpile.GetOrCreate(plain, quietRegion, "k", creator)
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = dogpile.GetOrCreate(plain, quietRegion, "k", creator) }); allocs != 0 {
+		t.Errorf("a hit with a disabled observer allocates %v times", allocs)
+	}
+}
