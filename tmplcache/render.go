@@ -26,6 +26,16 @@ type rendering struct {
 
 type renderingKey struct{}
 
+type fragmentKey struct{}
+
+// FragmentFromContext returns the fragment whose Render made the region
+// call that ctx belongs to, for observers such as the debug panel that
+// report which template and fragment a cache operation served.
+func FragmentFromContext(ctx context.Context) (Fragment, bool) {
+	f, ok := ctx.Value(fragmentKey{}).(Fragment)
+	return f, ok
+}
+
 // Render returns the HTML of fragment f from its region, calling render
 // under the region's dogpile lock when it is missing or expired. render
 // receives a context carrying f, so fragments rendered inside it that lead
@@ -43,6 +53,7 @@ func (c *Cache) Render(ctx context.Context, f Fragment, o RenderOptions, render 
 			return "", fmt.Errorf("%w: %s", ErrRecursion, key)
 		}
 	}
+	ctx = context.WithValue(ctx, fragmentKey{}, f)
 	var opts []dogpile.CallOption
 	if o.Expires != 0 {
 		opts = append(opts, dogpile.Expiration(o.Expires))

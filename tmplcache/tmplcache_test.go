@@ -297,3 +297,25 @@ func TestFromConfig(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestFragmentInContext(t *testing.T) {
+	var seen []string
+	obs := dogpile.ObserverFunc(func(ctx context.Context, e dogpile.Event) {
+		if f, ok := tmplcache.FragmentFromContext(ctx); ok {
+			seen = append(seen, fmt.Sprintf("%s %s/%s", e.Op, f.Template, f.Name))
+		}
+	})
+	c := tmplcache.New(memRegion(t, time.Hour, dogpile.WithObserver(obs)))
+	f := tmplcache.Fragment{Template: "post.html", Name: "sidebar"}
+	for range 2 {
+		if _, err := c.Render(context.Background(), f, tmplcache.RenderOptions{}, func(context.Context) (string, error) { return "x", nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "[create post.html/sidebar get_or_create post.html/sidebar get_or_create post.html/sidebar]"; fmt.Sprint(seen) != want {
+		t.Errorf("observer saw %v, want %s", seen, want)
+	}
+	if _, ok := tmplcache.FragmentFromContext(context.Background()); ok {
+		t.Error("fragment in a plain context")
+	}
+}
