@@ -176,7 +176,7 @@ func (t *creation) do(ctx context.Context) ([]CachedValue, []Result, error) {
 
 	// The distributed lock, taken in mangled-key order so that multi calls
 	// of several processes cannot deadlock.
-	blocked := false
+	locked := false
 	if st.locker != nil {
 		order := make([]int, n)
 		for i := range order {
@@ -199,23 +199,27 @@ func (t *creation) do(ctx context.Context) ([]CachedValue, []Result, error) {
 				r.observeErr(t.ctx, st, OpLockWait, t.keys[i:i+1], err)
 				continue
 			}
+			if !got && wait {
+				return nil, nil, fmt.Errorf("dogpile: lock %q: backend lock not acquired", t.keys[i])
+			}
 			if !got {
 				// Another process regenerates it: serve the stale value.
 				todo[i], results[i] = false, ResultStale
 				continue
 			}
 			defer t.release(m, t.keys[i])
+			locked = true
 			if wait {
-				blocked = true
 				r.observe1(t.ctx, st, OpLockWait, t.keys[i], ResultNone, start, -1, nil)
 			}
 		}
 	}
 
-	// Re-read only when someone may have created meanwhile: a blocking wait
-	// on a distributed lock, or a creation finished in this process since
-	// the starter's read. Otherwise the backend is read once per call.
-	if blocked || r.completions.Load() != t.snapshot {
+	// Re-read when someone may have created meanwhile: another process,
+	// whose lock this one now holds, or a creation finished in this process
+	// since the starter's read. With the in-process lock alone and nothing
+	// finished meanwhile, the backend is read once per call.
+	if locked || r.completions.Load() != t.snapshot {
 		if err := t.recheck(ctx, cvs, results, todo); err != nil {
 			return nil, nil, err
 		}

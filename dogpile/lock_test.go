@@ -667,3 +667,23 @@ func TestMultiCreatorWrongLength(t *testing.T) {
 		t.Fatalf("got %v, want ErrCreatorLength", err)
 	}
 }
+
+// refusingLock never grants a blocking Acquire, yet reports no error: a
+// broken backend lock.
+type refusingLock struct{}
+
+func (refusingLock) Acquire(context.Context, bool) (bool, error) { return false, nil }
+func (refusingLock) Release(context.Context) error               { return nil }
+func (refusingLock) Locked(context.Context) (bool, error)        { return true, nil }
+
+type refusingBackend struct{ *countingBackend }
+
+func (refusingBackend) Mutex(string) dogpile.Mutex { return refusingLock{} }
+
+func TestBlockingAcquireRefusedIsAnError(t *testing.T) {
+	r := newRegion(t, refusingBackend{newCounting()}, time.Minute)
+	v, err := dogpile.GetOrCreate(context.Background(), r, "missing", func(context.Context) (string, error) { return "made", nil })
+	if err == nil {
+		t.Fatalf("got %q and no error; a lock that was neither granted nor failed must not serve a zero value", v)
+	}
+}

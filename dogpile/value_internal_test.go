@@ -37,3 +37,16 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 	})
 }
+
+func TestIsJSONNumber(t *testing.T) {
+	for _, s := range []string{"0", "-0", "1", "12", "-12.5", "1e9", "1E+9", "1.5e-3", "0.0", "1795235815.9231398"} {
+		if !isJSONNumber([]byte(s)) || !json.Valid([]byte(s)) {
+			t.Errorf("%q is a JSON number", s)
+		}
+	}
+	for _, s := range []string{"", "-", "+1", "01", "1.", ".5", "1e", "1e+", "--1", "1.2.3", "0x1", "1_0", "Inf", "NaN", " 1"} {
+		if isJSONNumber([]byte(s)) {
+			t.Errorf("%q is not a JSON number", s)
+		}
+	}
+}
