@@ -1,0 +1,541 @@
+package redis
+
+import (
+	"crypto/tls"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpilego/dogpile/dogpile"
+)
+
+// open builds the backend name from args and closes it when the test ends.
+// Building a client does not connect, so no server is needed.
+func open(t *testing.T, name string, args dogpile.Arguments) *Backend {
+	t.Helper()
+	b, err := Open(name, args)
+	if err != nil {
+		t.Fatalf("Open(%s, %v): %v", name, args, err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// options returns the options of a standalone or sentinel backend's client.
+func options(t *testing.T, b *Backend) *goredis.Options {
+	t.Helper()
+	c, ok := b.Client().(*goredis.Client)
+	if !ok {
+		t.Fatalf("client is %T, want *redis.Client", b.Client())
+	}
+	return c.Options()
+}
+
+func clusterOpts(t *testing.T, b *Backend) *goredis.ClusterOptions {
+	t.Helper()
+	c, ok := b.Client().(*goredis.ClusterClient)
+	if !ok {
+		t.Fatalf("client is %T, want *redis.ClusterClient", b.Client())
+	}
+	return c.Options()
+}
+
+// wantArgError checks that opening name with args fails with an invalid
+// argument error that names every one of names.
+func wantArgError(t *testing.T, name string, args dogpile.Arguments, names ...string) {
+	t.Helper()
+	b, err := Open(name, args)
+	if err == nil {
+		_ = b.Close()
+		t.Fatalf("Open(%s, %v) succeeded; want an error naming %q", name, args, names)
+	}
+	if !errors.Is(err, dogpile.ErrInvalidArgument) {
+		t.Errorf("Open(%s, %v) = %v; want an error wrapping ErrInvalidArgument", name, args, err)
+	}
+	if !strings.HasPrefix(err.Error(), "dogpile/redis: ") {
+		t.Errorf("error %q lacks the prefix %q", err, "dogpile/redis: ")
+	}
+	for _, n := range names {
+		if !strings.Contains(err.Error(), n) {
+			t.Errorf("Open(%s, %v) = %v; want it to name %q", name, args, err, n)
+		}
+	}
+}
+
+func TestArgumentsDefaults(t *testing.T) {
+	t.Parallel()
+	b := open(t, Name, nil)
+	o := options(t, b)
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"Addr", o.Addr, "localhost:6379"},
+		{"DB", o.DB, 0},
+		{"Username", o.Username, ""},
+		{"Password", o.Password, ""},
+		{"DialTimeout", o.DialTimeout, DefaultDialTimeout},
+		{"ReadTimeout", o.ReadTimeout, DefaultSocketTimeout},
+		{"WriteTimeout", o.WriteTimeout, DefaultSocketTimeout},
+		{"MaxRetries", o.MaxRetries, DefaultMaxRetries},
+		{"DialerRetries", o.DialerRetries, 1},
+		{"ContextTimeoutEnabled", o.ContextTimeoutEnabled, true},
+		{"TLSConfig", o.TLSConfig == nil, true},
+		{"Mutex", b.Mutex("k") == nil, true},
+		{"ServerTTL", b.ServerTTL(), time.Duration(0)},
+		{"LockKey", b.LockKey("k1"), "_lockk1"},
+		{"BackendName", b.BackendName(), Name},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v; want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestArgumentsReachOptions(t *testing.T) {
+	t.Parallel()
+	b := open(t, Name, dogpile.Arguments{
+		"host": "10.1.2.3", "port": "6380", "db": 4, "username": "ann", "password": "s3cret",
+		"ssl": true, "socket_timeout": 0.5, "socket_connect_timeout": 1.5, "socket_keepalive": true,
+	})
+	o := options(t, b)
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"Addr", o.Addr, "10.1.2.3:6380"},
+		{"DB", o.DB, 4},
+		{"Username", o.Username, "ann"},
+		{"Password", o.Password, "s3cret"},
+		{"TLS", o.TLSConfig != nil && o.TLSConfig.MinVersion == tls.VersionTLS12, true},
+		{"ReadTimeout", o.ReadTimeout, 500 * time.Millisecond},
+		{"WriteTimeout", o.WriteTimeout, 500 * time.Millisecond},
+		{"DialTimeout", o.DialTimeout, 1500 * time.Millisecond},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v; want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestArgumentsKeepalive(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{nil, true, "true", false, "false"} {
+		args := dogpile.Arguments{"socket_keepalive": v}
+		cfg, err := parseArguments(flavors[Name], args)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		// go-redis's dialer keeps connections alive; ours, installed for
+		// false, does not.
+		off := v == false || v == "false"
+		if got := cfg.options.Dialer != nil; got != off {
+			t.Errorf("socket_keepalive %v: own dialer installed = %v; want %v", v, got, off)
+		}
+	}
+}
+
+func TestArgumentsConnectionKwargs(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, o *goredis.Options) {
+		t.Helper()
+		if o.ClientName != "app" || o.PoolSize != 7 || o.MaxActiveConns != 7 || o.MinIdleConns != 2 ||
+			o.MaxRetries != 3 || o.Protocol != 2 || o.PoolTimeout != 2*time.Second {
+			t.Errorf("ClientName %q, PoolSize %d, MaxActiveConns %d, MinIdleConns %d, MaxRetries %d, Protocol %d, PoolTimeout %v",
+				o.ClientName, o.PoolSize, o.MaxActiveConns, o.MinIdleConns, o.MaxRetries, o.Protocol, o.PoolTimeout)
+		}
+		if o.TLSConfig == nil || !o.TLSConfig.InsecureSkipVerify {
+			t.Errorf("ssl with ssl_cert_reqs none: TLSConfig = %+v; want InsecureSkipVerify", o.TLSConfig)
+		}
+		if o.ReadTimeout != 250*time.Millisecond || o.DB != 2 {
+			t.Errorf("ReadTimeout %v, DB %d; want 250ms and 2 from connection_kwargs", o.ReadTimeout, o.DB)
+		}
+	}
+	kw := map[string]any{
+		"client_name": "app", "max_connections": 7, "min_idle_conns": 2, "max_retries": 3, "protocol": 2,
+		"pool_timeout": 2, "ssl": true, "ssl_cert_reqs": "none", "socket_timeout": 0.25, "db": 2,
+		"encoding": "utf-8", "decode_responses": false, "retry_on_timeout": true, "health_check_interval": 30,
+	}
+	t.Run("map", func(t *testing.T) {
+		check(t, options(t, open(t, Name, dogpile.Arguments{"connection_kwargs": kw})))
+	})
+	t.Run("json", func(t *testing.T) {
+		js := `{"client_name": "app", "max_connections": 7, "min_idle_conns": 2, "max_retries": 3, "protocol": 2,
+			"pool_timeout": 2, "ssl": true, "ssl_cert_reqs": "none", "socket_timeout": 0.25, "db": 2}`
+		check(t, options(t, open(t, Name, dogpile.Arguments{"connection_kwargs": js})))
+	})
+	t.Run("dotted", func(t *testing.T) {
+		args := dogpile.Arguments{}
+		for k, v := range kw {
+			args["connection_kwargs."+k] = v
+		}
+		check(t, options(t, open(t, Name, args)))
+	})
+	t.Run("top level wins", func(t *testing.T) {
+		o := options(t, open(t, Name, dogpile.Arguments{
+			"socket_timeout": 1, "db": 1, "connection_kwargs": map[string]any{"socket_timeout": 9, "db": 9},
+		}))
+		if o.ReadTimeout != time.Second || o.DB != 1 {
+			t.Errorf("ReadTimeout %v, DB %d; want the top-level 1s and 1", o.ReadTimeout, o.DB)
+		}
+	})
+	t.Run("unknown", func(t *testing.T) {
+		wantArgError(t, Name, dogpile.Arguments{"connection_kwargs": map[string]any{"bogus_option": 1}}, "connection_kwargs", "bogus_option")
+	})
+	t.Run("not a map", func(t *testing.T) {
+		wantArgError(t, Name, dogpile.Arguments{"connection_kwargs": 12}, "connection_kwargs")
+		wantArgError(t, Name, dogpile.Arguments{"connection_kwargs": "{not json"}, "connection_kwargs")
+	})
+}
+
+func TestArgumentsURL(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		args     dogpile.Arguments
+		addr     string
+		db       int
+		user, pw string
+		tls      bool
+		dial     time.Duration
+	}{
+		{"full", dogpile.Arguments{"url": "redis://ann:pw@h1:7000/3?dial_timeout=2"}, "h1:7000", 3, "ann", "pw", false, 2 * time.Second},
+		{"url wins over host and db", dogpile.Arguments{"url": "redis://h1:7000/3", "host": "other", "port": 1, "db": 5},
+			"h1:7000", 3, "", "", false, DefaultDialTimeout},
+		{"db and password from arguments", dogpile.Arguments{"url": "redis://h1", "db": 5, "password": "pw"},
+			"h1:6379", 5, "", "pw", false, DefaultDialTimeout},
+		{"arguments win over the query", dogpile.Arguments{"url": "redis://h1?dial_timeout=9", "socket_connect_timeout": 1},
+			"h1:6379", 0, "", "", false, time.Second},
+		{"rediss", dogpile.Arguments{"url": "rediss://h2:6390/0"}, "h2:6390", 0, "", "", true, DefaultDialTimeout},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := options(t, open(t, Name, c.args))
+			if o.Addr != c.addr || o.DB != c.db || o.Username != c.user || o.Password != c.pw ||
+				(o.TLSConfig != nil) != c.tls || o.DialTimeout != c.dial {
+				t.Errorf("Addr %q DB %d Username %q Password %q TLS %v DialTimeout %v; want %q %d %q %q %v %v",
+					o.Addr, o.DB, o.Username, o.Password, o.TLSConfig != nil, o.DialTimeout,
+					c.addr, c.db, c.user, c.pw, c.tls, c.dial)
+			}
+		})
+	}
+	t.Run("unix", func(t *testing.T) {
+		o := options(t, open(t, Name, dogpile.Arguments{"url": "unix:///run/redis.sock?db=2"}))
+		if o.Network != "unix" || o.Addr != "/run/redis.sock" || o.DB != 2 {
+			t.Errorf("Network %q Addr %q DB %d", o.Network, o.Addr, o.DB)
+		}
+		o = options(t, open(t, Name, dogpile.Arguments{"connection_kwargs": map[string]any{"unix_socket_path": "/run/r.sock"}}))
+		if o.Network != "unix" || o.Addr != "/run/r.sock" {
+			t.Errorf("unix_socket_path: Network %q Addr %q", o.Network, o.Addr)
+		}
+	})
+	t.Run("invalid", func(t *testing.T) {
+		wantArgError(t, Name, dogpile.Arguments{"url": "http://h1"}, "url")
+		wantArgError(t, Name, dogpile.Arguments{"url": "redis://h1/notadb"}, "url")
+		wantArgError(t, Name, dogpile.Arguments{"url": "redis://h1?no_such_option=1"}, "url")
+		// The password does not reach the message.
+		_, err := Open(Name, dogpile.Arguments{"url": "redis://ann:topsecret@h1/x"})
+		if err == nil || strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("error %v: want one without the URL's password", err)
+		}
+	})
+}
+
+func TestArgumentsInvalid(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args dogpile.Arguments
+		want []string
+	}{
+		{"unknown", dogpile.Arguments{"foo": "barf", "host": "h"}, []string{"foo"}},
+		{"port type", dogpile.Arguments{"port": "abc"}, []string{"port"}},
+		{"port range", dogpile.Arguments{"port": 70000}, []string{"port"}},
+		{"db type", dogpile.Arguments{"db": "x"}, []string{"db"}},
+		{"db negative", dogpile.Arguments{"db": -1}, []string{"db"}},
+		{"ssl type", dogpile.Arguments{"ssl": "maybe"}, []string{"ssl"}},
+		{"socket_timeout", dogpile.Arguments{"socket_timeout": -1}, []string{"socket_timeout"}},
+		{"socket_timeout zero", dogpile.Arguments{"socket_timeout": 0}, []string{"socket_timeout"}},
+		{"socket_connect_timeout", dogpile.Arguments{"socket_connect_timeout": "soon"}, []string{"socket_connect_timeout"}},
+		{"distributed_lock", dogpile.Arguments{"distributed_lock": "perhaps"}, []string{"distributed_lock"}},
+		{"lock_timeout", dogpile.Arguments{"lock_timeout": -3}, []string{"lock_timeout"}},
+		{"lock_sleep", dogpile.Arguments{"lock_sleep": -1}, []string{"lock_sleep"}},
+		{"lock_blocking_timeout", dogpile.Arguments{"lock_blocking_timeout": -1}, []string{"lock_blocking_timeout"}},
+		{"expiration", dogpile.Arguments{"redis_expiration_time": -5}, []string{"redis_expiration_time"}},
+		{"valkey argument on redis", dogpile.Arguments{"valkey_expiration_time": 5}, []string{"valkey_expiration_time"}},
+		{"ssl_cert_reqs", dogpile.Arguments{"ssl": true, "connection_kwargs": map[string]any{"ssl_cert_reqs": "sometimes"}}, []string{"ssl_cert_reqs"}},
+		{"ssl_ca_certs", dogpile.Arguments{"ssl": true, "connection_kwargs": map[string]any{"ssl_ca_certs": "/no/such/file.pem"}}, []string{"ssl_ca_certs"}},
+		{"sentinel arguments on redis", dogpile.Arguments{"sentinels": "h:1"}, []string{"sentinels"}},
+		{"cluster arguments on redis", dogpile.Arguments{"startup_nodes": "h:1"}, []string{"startup_nodes"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { wantArgError(t, Name, c.args, c.want...) })
+	}
+	wantArgError(t, ValkeyName, dogpile.Arguments{"redis_expiration_time": 5}, "redis_expiration_time")
+}
+
+func TestArgumentsLockPrefix(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []any{"x", "", "_lock_is_too_long", "a b", "_l/", "lock{}", true} {
+		wantArgError(t, Name, dogpile.Arguments{"lock_prefix": bad, "distributed_lock": true}, "lock_prefix")
+		wantArgError(t, Name, dogpile.Arguments{"lock_prefix": bad}, "lock_prefix") // checked even without the lock
+	}
+	for _, good := range []string{"_lok.", "ab", "a-b:c.d_e", "_lé", "0123456789"} {
+		b := open(t, Name, dogpile.Arguments{"lock_prefix": good, "distributed_lock": true})
+		if got := b.LockKey("k1"); got != good+"k1" {
+			t.Errorf("lock_prefix %q: LockKey = %q", good, got)
+		}
+	}
+}
+
+func TestArgumentsLock(t *testing.T) {
+	t.Parallel()
+	b := open(t, Name, dogpile.Arguments{"distributed_lock": "true"})
+	if b.lock == nil || b.Mutex("k") == nil {
+		t.Fatal("distributed_lock true: no lock")
+	}
+	if *b.lock != (lockConfig{prefix: "_lock", timeout: DefaultLockTimeout, sleep: DefaultLockSleep, blocking: true, blockingTimeout: DefaultLockTimeout}) {
+		t.Errorf("default lock configuration %+v", *b.lock)
+	}
+	b = open(t, Name, dogpile.Arguments{
+		"distributed_lock": true, "lock_timeout": 2.5, "lock_sleep": 0.05, "lock_blocking": false, "lock_prefix": "_lok.",
+	})
+	if *b.lock != (lockConfig{prefix: "_lok.", timeout: 2500 * time.Millisecond, sleep: 50 * time.Millisecond, blocking: false, blockingTimeout: 2500 * time.Millisecond}) {
+		t.Errorf("lock configuration %+v", *b.lock)
+	}
+	b = open(t, Name, dogpile.Arguments{"distributed_lock": true, "lock_timeout": 0, "lock_blocking_timeout": 0.3})
+	if b.lock.timeout != DefaultLockTimeout || b.lock.blockingTimeout != 300*time.Millisecond {
+		t.Errorf("lock_timeout 0: %+v; want the default TTL and the given blocking timeout", *b.lock)
+	}
+}
+
+func TestArgumentsPythonOnly(t *testing.T) {
+	t.Parallel()
+	open(t, Name, dogpile.Arguments{
+		"thread_local_lock": false, "connection_pool": "a pool", "socket_keepalive_options": map[int]int{4: 30},
+		"distributed_lock": true, "socket_keepalive": true,
+	})
+	open(t, SentinelName, dogpile.Arguments{"sentinels": "h:26379", "thread_local_lock": true, "host": "ignored", "port": 1})
+}
+
+func TestArgumentsServerTTL(t *testing.T) {
+	t.Parallel()
+	b := open(t, Name, nil)
+	for _, c := range []struct{ region, want time.Duration }{
+		{10 * time.Second, 20 * time.Second},
+		{0, 0},
+		{time.Hour, 2 * time.Hour},
+		{time.Microsecond, time.Millisecond},
+	} {
+		b.SetRegionExpiration(c.region)
+		if got := b.ServerTTL(); got != c.want {
+			t.Errorf("region expiration %v: ServerTTL = %v; want %v", c.region, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		args dogpile.Arguments
+		want time.Duration
+	}{
+		{Name, dogpile.Arguments{"redis_expiration_time": 5}, 5 * time.Second},
+		{Name, dogpile.Arguments{"redis_expiration_time": "0"}, 0},
+		{ValkeyName, dogpile.Arguments{"valkey_expiration_time": 1.5}, 1500 * time.Millisecond},
+		{ClusterName, dogpile.Arguments{"redis_expiration_time": 60}, time.Minute},
+	} {
+		b := open(t, c.name, c.args)
+		b.SetRegionExpiration(10 * time.Second) // the argument wins
+		if got := b.ServerTTL(); got != c.want {
+			t.Errorf("%s %v: ServerTTL = %v; want %v", c.name, c.args, got, c.want)
+		}
+	}
+}
+
+func TestArgumentsClient(t *testing.T) {
+	t.Parallel()
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
+	b := open(t, Name, dogpile.Arguments{"client": c, "distributed_lock": true, "redis_expiration_time": 5})
+	if b.Client() != c || b.mode != direct || b.Mutex("k") == nil || b.ServerTTL() != 5*time.Second {
+		t.Errorf("client %p mode %v; want %p, direct, a lock and a TTL", b.Client(), b.mode, c)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("the given client was closed by the backend: %v", err)
+	}
+
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer cc.Close()
+	if b := open(t, ClusterName, dogpile.Arguments{"client": cc}); b.mode != slotted {
+		t.Errorf("cluster client: mode %v; want slotted", b.mode)
+	}
+	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	defer ring.Close()
+	if b := open(t, Name, dogpile.Arguments{"client": ring}); b.mode != perKey {
+		t.Errorf("ring: mode %v; want perKey", b.mode)
+	}
+
+	for _, conflict := range []string{"host", "url", "port", "password", "connection_kwargs", "sentinels", "startup_nodes", "socket_timeout"} {
+		wantArgError(t, Name, dogpile.Arguments{"client": c, conflict: "x"}, conflict, "client")
+	}
+	wantArgError(t, Name, dogpile.Arguments{"client": "redis://h1"}, "client")
+}
+
+func TestArgumentsSentinel(t *testing.T) {
+	t.Parallel()
+	want := []string{"10.0.0.1:26379", "10.0.0.2:26380"}
+	for _, sentinels := range []any{
+		[]any{"10.0.0.1:26379", "10.0.0.2:26380"},
+		[]string{"10.0.0.1", "10.0.0.2:26380"},
+		[]any{[]any{"10.0.0.1", 26379}, []any{"10.0.0.2", "26380"}},
+		[][]any{{"10.0.0.1", 26379.0}, {"10.0.0.2", 26380}},
+		"10.0.0.1:26379, 10.0.0.2:26380",
+	} {
+		args := dogpile.Arguments{
+			"sentinels": sentinels, "service_name": "pifpaf", "db": 3, "password": "pw", "socket_timeout": 2,
+		}
+		cfg, err := parseArguments(flavors[SentinelName], args)
+		if err != nil {
+			t.Fatalf("%v: %v", sentinels, err)
+		}
+		o := cfg.failover
+		if !slices.Equal(o.SentinelAddrs, want) || o.MasterName != "pifpaf" || o.DB != 3 || o.Password != "pw" ||
+			o.SentinelPassword != "pw" || o.ReadTimeout != 2*time.Second || cfg.lock == nil {
+			t.Errorf("sentinels %v: %+v, lock %v", sentinels, o, cfg.lock)
+		}
+	}
+	cfg, err := parseArguments(flavors[SentinelName], dogpile.Arguments{
+		"sentinels": "h:1", "password": "master", "distributed_lock": false,
+		"sentinel_kwargs": map[string]any{"password": "sentinel", "username": "sam", "socket_timeout": 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.failover; o.MasterName != "mymaster" || o.Password != "master" || o.SentinelPassword != "sentinel" ||
+		o.SentinelUsername != "sam" || cfg.lock != nil {
+		t.Errorf("sentinel_kwargs: %+v, lock %v", o, cfg.lock)
+	}
+	b := open(t, SentinelName, dogpile.Arguments{"sentinels": "h:1"})
+	if b.mode != direct || b.Mutex("k") == nil {
+		t.Errorf("sentinel backend: mode %v, lock %v", b.mode, b.Mutex("k"))
+	}
+	wantArgError(t, SentinelName, dogpile.Arguments{}, "sentinels")
+	wantArgError(t, SentinelName, dogpile.Arguments{"sentinels": []any{1, 2}}, "sentinels")
+	wantArgError(t, SentinelName, dogpile.Arguments{"sentinels": "h:1", "sentinel_kwargs": map[string]any{"nope": 1}}, "sentinel_kwargs", "nope")
+	wantArgError(t, SentinelName, dogpile.Arguments{"sentinels": "h:1", "startup_nodes": "h:2"}, "startup_nodes")
+}
+
+func TestArgumentsCluster(t *testing.T) {
+	t.Parallel()
+	want := []string{"10.0.0.1:7000", "10.0.0.2:7001"}
+	for _, nodes := range []any{
+		[]any{"10.0.0.1:7000", "10.0.0.2:7001"},
+		[]any{map[string]any{"host": "10.0.0.1", "port": 7000}, map[string]any{"host": "10.0.0.2", "port": "7001"}},
+		[]map[string]any{{"host": "10.0.0.1", "port": 7000}, {"host": "10.0.0.2", "port": 7001}},
+		"10.0.0.1:7000,10.0.0.2:7001",
+	} {
+		b := open(t, ClusterName, dogpile.Arguments{"startup_nodes": nodes, "socket_timeout": 1, "password": "pw"})
+		o := clusterOpts(t, b)
+		if !slices.Equal(o.Addrs, want) || o.ReadTimeout != time.Second || o.Password != "pw" || b.mode != slotted {
+			t.Errorf("startup_nodes %v: Addrs %v ReadTimeout %v Password %q mode %v", nodes, o.Addrs, o.ReadTimeout, o.Password, b.mode)
+		}
+	}
+	o := clusterOpts(t, open(t, ClusterName, dogpile.Arguments{"url": "redis://ann:pw@10.0.0.1:7000?addr=10.0.0.2:7001"}))
+	if !slices.Equal(o.Addrs, want) || o.Username != "ann" || o.Password != "pw" {
+		t.Errorf("cluster url: Addrs %v Username %q Password %q", o.Addrs, o.Username, o.Password)
+	}
+	o = clusterOpts(t, open(t, ClusterName, dogpile.Arguments{"host": "10.0.0.9", "port": 7005}))
+	if !slices.Equal(o.Addrs, []string{"10.0.0.9:7005"}) {
+		t.Errorf("cluster seeded from host and port: Addrs %v", o.Addrs)
+	}
+	wantArgError(t, ClusterName, dogpile.Arguments{"startup_nodes": []any{map[string]any{"port": 1}}}, "startup_nodes")
+	wantArgError(t, ClusterName, dogpile.Arguments{"startup_nodes": "h:1", "db": 2}, "db")
+	wantArgError(t, ClusterName, dogpile.Arguments{"startup_nodes": "h:1", "service_name": "x"}, "service_name")
+}
+
+func TestRegisteredNames(t *testing.T) {
+	t.Parallel()
+	names := dogpile.Backends()
+	for _, n := range []string{Name, SentinelName, ClusterName, ValkeyName, ValkeySentinelName, ValkeyClusterName} {
+		if !slices.Contains(names, n) {
+			t.Errorf("%s is not registered", n)
+		}
+	}
+	b, err := dogpile.OpenBackend(ValkeyName, dogpile.Arguments{"valkey_expiration_time": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.(*Backend).Close()
+	if got := b.(*Backend).ServerTTL(); got != 3*time.Second {
+		t.Errorf("ServerTTL = %v", got)
+	}
+	if _, err := dogpile.OpenBackend(Name, dogpile.Arguments{"bogus": 1}); err == nil || !strings.HasPrefix(err.Error(), "dogpile/redis: ") {
+		t.Errorf("OpenBackend with a bad argument: %v", err)
+	}
+	if _, err := Open("dogpile.cache.memcached", nil); !errors.Is(err, dogpile.ErrUnknownBackend) {
+		t.Errorf("Open of another package's name: %v", err)
+	}
+}
+
+func TestConfigureFromConfig(t *testing.T) {
+	t.Parallel()
+	r := dogpile.NewRegion()
+	err := r.ConfigureFromConfig(map[string]any{
+		"cache.backend":                                 "dogpile.cache.redis_sentinel",
+		"cache.expiration_time":                         "600",
+		"cache.arguments.sentinels":                     "10.0.0.1:26379, 10.0.0.2",
+		"cache.arguments.service_name":                  "pifpaf",
+		"cache.arguments.db":                            "1",
+		"cache.arguments.lock_timeout":                  "5",
+		"cache.arguments.socket_timeout":                "0.5",
+		"cache.arguments.thread_local_lock":             "false",
+		"cache.arguments.connection_kwargs.ssl":         "true",
+		"cache.arguments.sentinel_kwargs.password":      "sp",
+		"cache.arguments.connection_kwargs.max_retries": "2",
+	}, "cache.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	be, _ := r.ActualBackend()
+	b := be.(*Backend)
+	if b.ServerTTL() != 20*time.Minute || b.lock.timeout != 5*time.Second {
+		t.Errorf("ServerTTL %v, lock %+v", b.ServerTTL(), *b.lock)
+	}
+	o := options(t, b)
+	if o.DB != 1 || o.ReadTimeout != 500*time.Millisecond || o.TLSConfig == nil || o.MaxRetries != 2 {
+		t.Errorf("DB %d ReadTimeout %v TLS %v MaxRetries %d", o.DB, o.ReadTimeout, o.TLSConfig != nil, o.MaxRetries)
+	}
+}
+
+func TestHashSlot(t *testing.T) {
+	t.Parallel()
+	// Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+	for key, want := range map[string]int{
+		"123456789":            0x31C3 % slotCount,
+		"foo":                  12182,
+		"bar":                  5061,
+		"{user1000}.following": HashSlot("user1000"),
+		"foo{}{bar}":           HashSlot("foo{}{bar}"),
+		"foo{{bar}}zap":        HashSlot("{bar"),
+		"foo{bar}{zap}":        HashSlot("bar"),
+		"":                     0,
+	} {
+		if got := HashSlot(key); got != want {
+			t.Errorf("HashSlot(%q) = %d; want %d", key, got, want)
+		}
+	}
+	if HashSlot("foo{}{bar}") == HashSlot("bar") {
+		t.Error("an empty hash tag must hash the whole key")
+	}
+	g := groupBySlot([]string{"{a}1", "x", "{a}2", "y", "{a}3"})
+	if len(g) < 3 || !slices.Equal(g[0], []int{0, 2, 4}) {
+		t.Errorf("groupBySlot = %v", g)
+	}
+}

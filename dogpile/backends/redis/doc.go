@@ -1,0 +1,148 @@
+// Package redis is the Redis and Valkey backend of dogpile, on
+// github.com/redis/go-redis/v9. Importing it registers dogpile.cache's
+// names:
+//
+//	dogpile.cache.redis             a standalone server
+//	dogpile.cache.redis_sentinel    the master a Redis Sentinel names
+//	dogpile.cache.redis_cluster     a Redis Cluster
+//	dogpile.cache.valkey            the same three for Valkey servers, with
+//	dogpile.cache.valkey_sentinel   valkey_expiration_time in place of
+//	dogpile.cache.valkey_cluster    redis_expiration_time
+//
+// so that a region is configured by name, from code or from the same
+// configuration file as a Python process:
+//
+//	import _ "github.com/dogpilego/dogpile/dogpile/backends/redis"
+//
+//	err := region.Configure("dogpile.cache.redis", dogpile.Config{
+//		ExpirationTime: 10 * time.Minute,
+//		Arguments: dogpile.Arguments{
+//			"url":              "redis://cache.internal:6379/0",
+//			"distributed_lock": true,
+//		},
+//	})
+//
+// New, NewSentinel, NewCluster and Open build a *Backend directly, for
+// Region.ConfigureBackend.
+//
+// # Entries
+//
+// The backend is a dogpile.BytesBackend: it stores the bytes the region
+// writes, dogpile.cache's own format ({"ct": ..., "v": 2}|payload), so Go
+// and Python processes configured with a JSON serializer share entries. A
+// hit is one GET; GetMulti is one MGET; SetMulti is one MSET, or one
+// pipeline of SET ... PX when entries have a time to live; DeleteMulti is
+// one DEL. On a cluster, where a multi-key command's keys must share a hash
+// slot, multi calls are grouped by slot (see HashSlot) and pipelined: one
+// round trip per node, in parallel. Clients that shard keys themselves (a
+// Ring given as the client argument) get one command per key, pipelined.
+//
+// # Server-side expiry
+//
+// Regions expire values themselves, from their creation time; the server
+// also drops entries after a time to live, so that entries nobody reads
+// again do not stay for ever (dogpile.cache issue #230):
+//
+//   - redis_expiration_time (valkey_expiration_time), in seconds, when
+//     given; 0 sets no TTL.
+//   - Otherwise DefaultTTLFactor (2) times the region's expiration time:
+//     an expired value stays readable for as long again, so that callers
+//     are served it while one of them regenerates it. A region without an
+//     expiration time sets no TTL. Values stored with a longer per-call
+//     expiration than the region's, or with dogpile.NoExpiration, may then
+//     leave the server early (a miss, and a new creation): give such
+//     regions a redis_expiration_time.
+//
+// # The distributed lock
+//
+// With distributed_lock true (the default of the sentinel names, as in
+// Python), Mutex returns a lock shared by every process using the server,
+// so that one process in all regenerates a key. The lock of key k is the
+// key lock_prefix+k ("_lockk"), taken with SET NX PX and a random token,
+// and released by a script that deletes it only while it holds the
+// caller's token; this is what Python's redis-py Lock does, so Go and
+// Python processes exclude each other. Unlike dogpile.cache:
+//
+//   - every lock has a time to live, DefaultLockTimeout (30 s) when
+//     lock_timeout is not given, so a killed holder frees the key;
+//   - a waiting Acquire polls with jittered exponential backoff from
+//     lock_sleep up to MaxLockSleep, stops when the caller's context ends,
+//     and gives up with ErrLockTimeout after lock_blocking_timeout
+//     (lock_timeout by default, by when a held lock has expired);
+//   - a lock that expired before its holder released it is reported with
+//     dogpile.ErrLockLost, which regions log; the created value is kept.
+//
+// # Arguments
+//
+// The names are dogpile.cache 1.5's; numbers of seconds may be ints,
+// floats, numeric strings or time.Durations, as dogpile.Arguments reads
+// them. An argument nobody knows is an error; arguments that mean something
+// to Python only (thread_local_lock, connection_pool,
+// socket_keepalive_options) are accepted and logged once.
+//
+//	argument                 default               meaning
+//	url                      none                  redis://, rediss:// or unix:// URL (go-redis's ParseURL, with its query
+//	                                               options); it decides the address, and the credentials and database when
+//	                                               it holds them. Sentinel and cluster names take go-redis's sentinel and
+//	                                               cluster URLs ("?addr=host:port" for more nodes).
+//	host                     "localhost"           server host (standalone; the cluster's seed without startup_nodes)
+//	port                     6379                  server port
+//	db                       0                     database number (a cluster has only 0)
+//	username, password       none                  ACL user and password
+//	ssl                      false                 TLS (TLS 1.2 at least)
+//	socket_timeout           3 s                   read and write timeout of every command (DefaultSocketTimeout)
+//	socket_connect_timeout   5 s                   dial timeout (DefaultDialTimeout)
+//	socket_keepalive         true                  TCP keep-alive; false turns it off
+//	connection_kwargs        {}                    redis-py connection arguments, below; a map, a JSON object in a string,
+//	                                               or "connection_kwargs.<name>" arguments
+//	redis_expiration_time    2 × region's expiry   server-side TTL in seconds; 0: none (valkey_expiration_time for Valkey)
+//	distributed_lock         false (sentinel: true) use the distributed lock
+//	lock_timeout             30 s                  the lock's TTL (DefaultLockTimeout)
+//	lock_sleep               0.1 s                 first pause of a waiting Acquire (DefaultLockSleep), doubling to 1 s
+//	lock_blocking            true                  false: a waiting Acquire makes one attempt, then fails with ErrLockTimeout
+//	lock_blocking_timeout    lock_timeout          how long a waiting Acquire tries before ErrLockTimeout
+//	lock_prefix              "_lock"               lock key prefix; must match ^[\w\-\.\:]{2,10}$
+//	sentinels                required (sentinel)   "host:port" strings, [host, port] pairs or "h1:p1, h2:p2"; port 26379 by default
+//	service_name             "mymaster"            the master's name at the sentinels
+//	sentinel_kwargs          {}                    the sentinels' username and password (default: the master's, as in Python)
+//	startup_nodes            host:port (cluster)   "host:port" strings or {"host": .., "port": ..} maps
+//	client                   none                  Go only: a redis.UniversalClient used as it is (and not closed by
+//	                                               Close); the connection arguments are then an error
+//
+// Arguments given at the top level win over connection_kwargs, which take
+// the top-level connection names and these:
+//
+//	client_name                     CLIENT SETNAME on every connection
+//	max_connections                 the pool's hard cap (PoolSize and MaxActiveConns)
+//	pool_size, min_idle_conns,      go-redis's pool options
+//	max_idle_conns, max_active_conns,
+//	pool_timeout, conn_max_idle_time,
+//	conn_max_lifetime
+//	max_retries                     retries of a command after a network error (DefaultMaxRetries: 1; -1: none)
+//	protocol                        RESP version, 2 or 3 (default 3)
+//	unix_socket_path                connect to a Unix socket (standalone)
+//	ssl_ca_certs                    PEM file of the certificate authorities to trust
+//	ssl_certfile, ssl_keyfile       client certificate and key
+//	ssl_cert_reqs                   "required" (default), "optional" or "none" (no verification)
+//	ssl_check_hostname              false: verify the chain but not the server's name
+//
+// redis-py's encoding, encoding_errors, decode_responses, retry,
+// retry_on_timeout, retry_on_error, health_check_interval,
+// single_connection_client, lib_name and lib_version are accepted and
+// ignored; any other name is an error.
+//
+// Unlike dogpile.cache, the cluster names honour the socket arguments
+// (Python's ignore them), and the sentinel names read and write through the
+// master only (Python reads from a replica).
+//
+// # Failures
+//
+// Errors are prefixed "dogpile/redis:" and wrap go-redis's (and
+// dogpile.ErrInvalidArgument for bad arguments). A server that refuses
+// connections fails an operation at once; one that does not answer fails
+// it within the socket timeouts, retried DefaultMaxRetries times. The
+// caller's context deadline bounds every command too. With
+// dogpile.WithFailOpen, a region serves the creator's values while the
+// server is away, and uses it again as soon as it is back: the client
+// reconnects on its own.
+package redis

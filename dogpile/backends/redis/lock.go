@@ -1,0 +1,194 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpilego/dogpile/dogpile"
+)
+
+// Lock defaults. Every lock has a time to live, so a holder that dies
+// (a killed process, a lost connection) frees its key after lock_timeout
+// at the latest (dogpile.cache issues #261 and #271).
+const (
+	// DefaultLockPrefix is put in front of a key to name its lock, as
+	// dogpile.cache does: the lock of "k1" is "_lockk1".
+	DefaultLockPrefix = "_lock"
+	// DefaultLockTimeout is the lock's time to live when lock_timeout is
+	// not given.
+	DefaultLockTimeout = 30 * time.Second
+	// DefaultLockSleep is the first pause of a waiting Acquire between two
+	// attempts (lock_sleep); pauses double up to MaxLockSleep, with jitter.
+	DefaultLockSleep = 100 * time.Millisecond
+	// MaxLockSleep caps the pause between two attempts of a waiting
+	// Acquire, unless lock_sleep is longer.
+	MaxLockSleep = time.Second
+)
+
+// ErrLockTimeout is wrapped by the error of an Acquire that waited and
+// did not get the lock: lock_blocking_timeout passed (by default
+// lock_timeout, after which a held lock has expired), or lock_blocking is
+// false and the lock was held.
+var ErrLockTimeout = errors.New("dogpile/redis: lock not acquired in time")
+
+// lockConfig holds the lock arguments.
+type lockConfig struct {
+	prefix          string
+	timeout         time.Duration // the lock's TTL
+	sleep           time.Duration // the first pause between attempts
+	blocking        bool
+	blockingTimeout time.Duration // how long a waiting Acquire tries
+}
+
+// releaseScript deletes the lock only when it still holds the caller's
+// token, so that a holder whose lock expired never deletes another's.
+var releaseScript = goredis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then
+	return redis.call("del", KEYS[1])
+end
+return 0`)
+
+// Mutex returns the distributed lock of key when distributed_lock is
+// true, and nil otherwise (regions then use their in-process lock). The
+// lock is the Redis key LockKey(key) holding a random token, taken with
+// SET NX PX lock_timeout and released by a script that deletes it only
+// while it holds that token, as Python's redis-py Lock does, so Go and
+// Python processes exclude each other.
+//
+// Each call returns a new handle with its own token. A handle serves one
+// Acquire and Release at a time, which may run on different goroutines.
+func (b *Backend) Mutex(key string) dogpile.Mutex {
+	if b.lock == nil {
+		return nil
+	}
+	return &mutex{b: b, key: b.lock.prefix + key}
+}
+
+// LockKey returns the Redis key of key's distributed lock: lock_prefix
+// (DefaultLockPrefix when not given) followed by key.
+func (b *Backend) LockKey(key string) string {
+	prefix := DefaultLockPrefix
+	if b.lock != nil {
+		prefix = b.lock.prefix
+	}
+	return prefix + key
+}
+
+// mutex is one handle on a distributed lock.
+type mutex struct {
+	b   *Backend
+	key string // the lock's Redis key
+
+	mu    sync.Mutex
+	token string // made at the first Acquire
+	held  bool
+}
+
+// Acquire takes the lock: one SET NX PX without wait, or with wait while
+// lock_blocking is false; otherwise attempts separated by pauses growing
+// from lock_sleep to MaxLockSleep, until the lock is taken, ctx ends (its
+// error is returned) or lock_blocking_timeout passes (ErrLockTimeout).
+func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
+	cfg := m.b.lock
+	m.mu.Lock()
+	if m.token == "" {
+		m.token = rand.Text()
+	}
+	token := m.token
+	m.mu.Unlock()
+
+	got, err := m.try(ctx, token)
+	if err != nil || got || !wait {
+		return got, err
+	}
+	if !cfg.blocking {
+		return false, fmt.Errorf("dogpile/redis: lock %q is held elsewhere and lock_blocking is false: %w", m.key, ErrLockTimeout)
+	}
+	deadline := time.Now().Add(cfg.blockingTimeout)
+	limit := max(MaxLockSleep, cfg.sleep)
+	var timer *time.Timer
+	for pause := cfg.sleep; ; pause = min(pause*2, limit) {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, fmt.Errorf("dogpile/redis: lock %q not acquired within %v: %w", m.key, cfg.blockingTimeout, ErrLockTimeout)
+		}
+		// The last pause ends at the deadline, for one more attempt.
+		if d := min(jitter(pause), left); timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("dogpile/redis: waiting for lock %q: %w", m.key, ctx.Err())
+		case <-timer.C:
+		}
+		if got, err := m.try(ctx, token); err != nil || got {
+			return got, err
+		}
+	}
+}
+
+// jitter returns a pause between d/2 and d, so that waiters started
+// together do not poll together.
+func jitter(d time.Duration) time.Duration {
+	if d < 2 {
+		return d
+	}
+	return d/2 + mrand.N(d/2+1)
+}
+
+// try makes one attempt: SET key token NX PX lock_timeout.
+func (m *mutex) try(ctx context.Context, token string) (bool, error) {
+	cmd := goredis.NewStatusCmd(ctx, "set", m.key, token, "px", ttlMillis(m.b.lock.timeout), "nx")
+	err := m.b.client.Process(ctx, cmd)
+	switch {
+	case err == nil:
+		m.mu.Lock()
+		m.held = true
+		m.mu.Unlock()
+		return true, nil
+	case err == goredis.Nil: // NX: the key exists
+		return false, nil
+	case ctx.Err() != nil:
+		return false, fmt.Errorf("dogpile/redis: lock %q: %w", m.key, ctx.Err())
+	}
+	return false, fmt.Errorf("dogpile/redis: lock %q: SET NX: %w", m.key, err)
+}
+
+// Release deletes the lock if it still holds this handle's token. A lock
+// that expired first (its key gone, or taken by another holder since) is
+// left alone and reported with an error wrapping dogpile.ErrLockLost.
+func (m *mutex) Release(ctx context.Context) error {
+	m.mu.Lock()
+	held, token := m.held, m.token
+	m.held = false
+	m.mu.Unlock()
+	if !held {
+		return fmt.Errorf("dogpile/redis: release of lock %q, which this handle does not hold", m.key)
+	}
+	n, err := releaseScript.Run(ctx, m.b.client, []string{m.key}, token).Int64()
+	if err != nil {
+		return fmt.Errorf("dogpile/redis: release of lock %q: %w", m.key, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("dogpile/redis: release of lock %q: %w", m.key, dogpile.ErrLockLost)
+	}
+	return nil
+}
+
+// Locked reports whether anyone holds the lock: EXISTS.
+func (m *mutex) Locked(ctx context.Context) (bool, error) {
+	n, err := m.b.client.Exists(ctx, m.key).Result()
+	if err != nil {
+		return false, fmt.Errorf("dogpile/redis: lock %q: EXISTS: %w", m.key, err)
+	}
+	return n > 0, nil
+}
