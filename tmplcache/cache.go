@@ -72,6 +72,7 @@ func New(def *dogpile.Region, opts ...Option) *Cache {
 	for _, o := range opts {
 		o(c)
 	}
+	c.roots = absRoots(c.roots)
 	return c
 }
 

@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/dogpilego/dogpile/dogpile"
@@ -42,12 +42,11 @@ const maxReadable = 160
 // of a SHA-256 over every part, each length-prefixed, with each vary value
 // tagged with its Go type, so that distinct fragments never share a key.
 func (c *Cache) Key(f Fragment) string {
-	h := sha256.New()
-	var n [8]byte
+	var buf [512]byte
+	b := buf[:0]
 	part := func(s string) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
 	var readable string
 	if f.Key != "" {
@@ -61,14 +60,22 @@ func (c *Cache) Key(f Fragment) string {
 		part(f.Name)
 		part(f.Digest)
 		for _, v := range f.Vary {
-			part(fmt.Sprintf("%T", v))
+			part(typeName(v))
 			part(dogpile.ToStr(v))
 		}
 		readable = tmpl + ":" + f.Name
 	}
 	part(f.Escape)
-	sum := h.Sum(nil)
+	sum := sha256.Sum256(b)
 	return c.prefix + ":" + sanitize(readable) + ":" + hex.EncodeToString(sum[:16])
+}
+
+// typeName is the Go type of v as fmt's %T prints it.
+func typeName(v any) string {
+	if v == nil {
+		return "<nil>"
+	}
+	return reflect.TypeOf(v).String()
 }
 
 // sanitize keeps a readable, Memcached-safe rendering of s.
@@ -94,23 +101,33 @@ func Digest(source string) string {
 
 // TemplateName normalises a template name with the Cache's roots (see
 // NormalizeName).
-func (c *Cache) TemplateName(name string) string { return NormalizeName(name, c.roots...) }
+func (c *Cache) TemplateName(name string) string { return normalize(name, c.roots) }
 
 // NormalizeName makes a template name the same on every host and whatever
 // path loaded the template: slashes, a cleaned path, and for an absolute
 // path under one of roots, the path relative to that root. Names that are
 // not paths, such as pongo2's "<string>", are kept as they are.
 func NormalizeName(name string, roots ...string) string {
+	return normalize(name, absRoots(roots))
+}
+
+// absRoots returns roots as absolute, cleaned, slash-separated paths.
+func absRoots(roots []string) []string {
+	out := make([]string, 0, len(roots))
+	for _, root := range roots {
+		if abs, err := filepath.Abs(root); err == nil {
+			out = append(out, filepath.ToSlash(filepath.Clean(abs)))
+		}
+	}
+	return out
+}
+
+func normalize(name string, roots []string) string {
 	if name == "" || strings.HasPrefix(name, "<") {
 		return name
 	}
 	p := filepath.ToSlash(filepath.Clean(name))
-	for _, root := range roots {
-		abs, err := filepath.Abs(root)
-		if err != nil {
-			continue
-		}
-		r := filepath.ToSlash(filepath.Clean(abs))
+	for _, r := range roots {
 		if rel, ok := strings.CutPrefix(p, r+"/"); ok {
 			return rel
 		}

@@ -131,7 +131,10 @@ func TestKeyForAndInvalidate(t *testing.T) {
 		t.Errorf("KeyFor = %s, want the key Render uses, %s", key, want)
 	}
 	renders := 0
-	render := func(context.Context) (string, error) { renders++; return fmt.Sprintf("<aside>%d</aside>", renders), nil }
+	render := func(context.Context) (string, error) {
+		renders++
+		return fmt.Sprintf("<aside>%d</aside>", renders), nil
+	}
 	for _, esc := range []string{"", "raw"} {
 		f := tmplcache.Fragment{Template: "post.html", Name: "sidebar", Digest: digest, Vary: []any{7}, Escape: esc}
 		if _, err := c.Render(ctx, f, tmplcache.RenderOptions{Region: "local"}, render); err != nil {
