@@ -241,17 +241,12 @@ func (t *creation) do(ctx context.Context) ([]CachedValue, []Result, error) {
 	if err == nil && len(values) != len(keys) {
 		err = fmt.Errorf("%w: %d values for %d keys", ErrCreatorLength, len(values), len(keys))
 	}
-	if r.observing(t.ctx) {
-		res := make([]Result, len(keys))
-		for i := range res {
-			res[i] = ResultCreated
-			if err != nil {
-				res[i] = ResultError
-			}
-		}
-		r.observeN(t.ctx, st, OpCreate, keys, res, start, -1, err)
+	var took time.Duration
+	if !start.IsZero() {
+		took = time.Since(start)
 	}
 	if err != nil {
+		r.observeCreate(t.ctx, st, keys, took, -1, err)
 		return nil, nil, err
 	}
 
@@ -265,17 +260,41 @@ func (t *creation) do(ctx context.Context) ([]CachedValue, []Result, error) {
 			storeKeys, storeVals = append(storeKeys, mangled[j]), append(storeVals, cvs[i])
 		}
 	}
-	var werr error
+	var (
+		size int
+		werr error
+	)
 	if len(storeKeys) == 1 && n == 1 {
-		_, werr = r.store(ctx, st, storeKeys[0], storeVals[0])
+		size, werr = r.store(ctx, st, storeKeys[0], storeVals[0])
 	} else {
-		_, werr = r.storeMulti(ctx, st, storeKeys, storeVals)
+		size, werr = r.storeMulti(ctx, st, storeKeys, storeVals)
 	}
+	// The creation's event carries the creator's time and the bytes its
+	// values took in the backend.
+	r.observeCreate(t.ctx, st, keys, took, size, nil)
 	if werr = r.writeError(t.ctx, st, OpSet, keys, werr); werr != nil {
 		return nil, nil, werr
 	}
 	r.completions.Add(1)
 	return cvs, results, nil
+}
+
+// observeCreate reports a creation: created keys, or errors.
+func (r *Region) observeCreate(ctx context.Context, st *regionState, keys []string, took time.Duration, size int, err error) {
+	if !r.observing(ctx) {
+		return
+	}
+	res := make([]Result, len(keys))
+	for i := range res {
+		res[i] = ResultCreated
+		if err != nil {
+			res[i] = ResultError
+		}
+	}
+	r.observer.Observe(ctx, Event{
+		Region: r.name, Backend: st.backendName, Op: OpCreate, Keys: keys, Results: res,
+		Duration: took, Size: size, Err: err,
+	})
 }
 
 func (t *creation) call(ctx context.Context, keys []string) ([]any, error) {
@@ -442,7 +461,8 @@ func createAfter[T any](ctx context.Context, r *Region, c *callConfig, key strin
 	if p.st == nil {
 		cv, err = r.getOrCreate(ctx, key, creator, c)
 	} else {
-		cv, err = r.getOrCreateSlow(ctx, p.st, key, p.mangled, p.cv, p.ok, p.err, p.snapshot, creator, c)
+		// Not observed: lookupFresh hands observed calls to getOrCreate.
+		cv, err = r.getOrCreateSlow(ctx, p.st, key, p.mangled, p.cv, p.ok, p.err, p.snapshot, creator, c, time.Time{})
 	}
 	if err != nil {
 		var zero T
@@ -464,12 +484,13 @@ func (r *Region) getOrCreate(ctx context.Context, key string, creator func(conte
 		r.observe1(ctx, st, OpGetOrCreate, key, ResultHit, start, cv.Size(), nil)
 		return cv, nil
 	}
-	return r.getOrCreateSlow(ctx, st, key, k, cv, ok, err, snapshot, creator, c)
+	return r.getOrCreateSlow(ctx, st, key, k, cv, ok, err, snapshot, creator, c, start)
 }
 
+// getOrCreateSlow completes a GetOrCreate whose read (started at start, for
+// observers) found no fresh value.
 func (r *Region) getOrCreateSlow(ctx context.Context, st *regionState, key, k string, cv CachedValue, ok bool, err error,
-	snapshot uint64, creator func(context.Context) (any, error), c *callConfig) (CachedValue, error) {
-	start := r.observeStart(ctx)
+	snapshot uint64, creator func(context.Context) (any, error), c *callConfig, start time.Time) (CachedValue, error) {
 	if err = r.readError(ctx, st, OpGetOrCreate, []string{key}, err); err != nil {
 		r.observe1(ctx, st, OpGetOrCreate, key, ResultError, start, -1, err)
 		return CachedValue{}, err

@@ -671,3 +671,16 @@ func TestObserverEnabledPerContext(t *testing.T) {
 		t.Errorf("a hit with a disabled observer allocates %v times", allocs)
 	}
 }
+
+func TestCreationEventReportsBytesWritten(t *testing.T) {
+	var sizes []string
+	obs := dogpile.ObserverFunc(func(_ context.Context, e dogpile.Event) {
+		sizes = append(sizes, fmt.Sprintf("%s %d", e.Op, e.Size))
+	})
+	r := newRegion(t, dogpile.NewMemoryBytesBackend(), time.Hour, dogpile.WithObserver(obs))
+	mustGetOrCreate(t, r, "k", func(context.Context) (string, error) { return "12345678", nil })
+	// The payload is the JSON string "12345678": 10 bytes.
+	if want := "[create 10 get_or_create -1]"; fmt.Sprint(sizes) != want {
+		t.Errorf("events %v, want %s", sizes, want)
+	}
+}

@@ -8,6 +8,9 @@
 #   python3-dogpile.cache the Python dogpile.cache library, for interop tests
 #   python3-redis, python3-pymemcache
 #                         the clients it uses to reach the servers
+#   chromium, chromium-driver
+#                         headless Chromium and chromedriver, for the debug
+#                         panel's browser test (driven over WebDriver)
 #
 # Test packages start their own servers on free loopback ports, so the
 # system services these packages start on install are stopped again.
@@ -37,6 +40,15 @@ if ! /usr/bin/python3 -c 'import redis' >/dev/null 2>&1; then
 fi
 if ! /usr/bin/python3 -c 'import pymemcache' >/dev/null 2>&1; then
 	missing+=(python3-pymemcache)
+fi
+
+# Headless Chromium and its WebDriver server for the debug panel's browser
+# test (debugpanel, through internal/webdriver).
+if ! command -v chromium >/dev/null 2>&1; then
+	missing+=(chromium)
+fi
+if ! command -v chromedriver >/dev/null 2>&1; then
+	missing+=(chromium-driver)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -1,0 +1,255 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"expvar"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile"
+)
+
+// numOps is the number of dogpile.Op values, OpGet (1) to OpCreate.
+const numOps = int(dogpile.OpCreate) + 1
+
+// counters are one region's, updated with atomic adds only.
+type counters struct {
+	hits, stale, misses, created, waited atomic.Uint64
+	creations, createNanos               atomic.Uint64
+	lockWaits, lockWaitNanos             atomic.Uint64
+	errors                               atomic.Uint64
+	bytesRead, bytesWritten              atomic.Uint64
+	calls, nanos                         [numOps]atomic.Uint64
+}
+
+// Observer counts the operations of every region it is installed on, per
+// region: a process-wide dogpile.Observer for production. Install one
+// Observer on all regions (combined with others by dogpile.MultiObserver):
+//
+//	var cacheMetrics = metrics.New()
+//	region := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithObserver(cacheMetrics))
+//
+// It is always enabled. Observe takes no lock and allocates nothing once a
+// region has been seen: counters are atomic. An Observer is safe for
+// concurrent use.
+type Observer struct {
+	regions atomic.Pointer[map[string]*counters] // copied on write
+	mu      sync.Mutex                           // serialises writers of regions
+}
+
+// New returns an Observer with no counts.
+func New() *Observer {
+	o := &Observer{}
+	m := map[string]*counters{}
+	o.regions.Store(&m)
+	return o
+}
+
+// region returns the counters of name, adding them on first sight.
+func (o *Observer) region(name string) *counters {
+	if c := (*o.regions.Load())[name]; c != nil {
+		return c
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	old := *o.regions.Load()
+	if c := old[name]; c != nil {
+		return c
+	}
+	m := make(map[string]*counters, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	c := &counters{}
+	m[name] = c
+	o.regions.Store(&m)
+	return c
+}
+
+// Enabled reports true: the counts cover every call.
+func (o *Observer) Enabled(context.Context) bool { return true }
+
+// Observe counts e. Results are counted per key for lookups (get,
+// get_multi, get_or_create, get_or_create_multi); creations, lock waits,
+// errors and bytes per event.
+func (o *Observer) Observe(_ context.Context, e dogpile.Event) {
+	c := o.region(e.Region)
+	if int(e.Op) < numOps {
+		c.calls[e.Op].Add(1)
+		c.nanos[e.Op].Add(uint64(max(e.Duration, 0)))
+	}
+	if e.Err != nil {
+		c.errors.Add(1)
+	}
+	switch e.Op {
+	case dogpile.OpCreate:
+		if e.Err == nil {
+			c.creations.Add(uint64(len(e.Keys)))
+		}
+		c.createNanos.Add(uint64(max(e.Duration, 0)))
+		return
+	case dogpile.OpLockWait:
+		if e.Err == nil {
+			c.lockWaits.Add(1)
+			c.lockWaitNanos.Add(uint64(max(e.Duration, 0)))
+		}
+		return
+	case dogpile.OpSet, dogpile.OpSetMulti:
+		if e.Size > 0 {
+			c.bytesWritten.Add(uint64(e.Size))
+		}
+		return
+	case dogpile.OpDelete, dogpile.OpDeleteMulti:
+		return
+	}
+	if e.Size > 0 {
+		c.bytesRead.Add(uint64(e.Size))
+	}
+	var hits, stale, misses, created, waited uint64
+	for _, r := range e.Results {
+		switch r {
+		case dogpile.ResultHit:
+			hits++
+		case dogpile.ResultStale:
+			stale++
+		case dogpile.ResultMiss:
+			misses++
+		case dogpile.ResultCreated:
+			created++
+		case dogpile.ResultWaited:
+			waited++
+		}
+	}
+	add(&c.hits, hits)
+	add(&c.stale, stale)
+	add(&c.misses, misses)
+	add(&c.created, created)
+	add(&c.waited, waited)
+}
+
+func add(c *atomic.Uint64, n uint64) {
+	if n > 0 {
+		c.Add(n)
+	}
+}
+
+// OpStats count the calls of one operation type.
+type OpStats struct {
+	Calls uint64        `json:"calls"`   // operations made
+	Time  time.Duration `json:"time_ns"` // their total duration
+}
+
+// RegionStats are the counts of one region since the Observer was made.
+type RegionStats struct {
+	// Region is the region's name ("" for an unnamed region).
+	Region string `json:"region"`
+	// Hits, Stale, Misses, Created and Waited count keys looked up by get,
+	// get_multi, get_or_create and get_or_create_multi by their result: a
+	// fresh value, an expired one served, none (get), a value this call's
+	// creation made, one another caller's creation made.
+	Hits    uint64 `json:"hits"`
+	Stale   uint64 `json:"stale"`
+	Misses  uint64 `json:"misses"`
+	Created uint64 `json:"created"`
+	Waited  uint64 `json:"waited"`
+	// Creations counts the keys creators made, background regenerations
+	// included; CreateTime is the creators' time.
+	Creations  uint64        `json:"creations"`
+	CreateTime time.Duration `json:"create_time_ns"`
+	// LockWaits counts the waits for a distributed lock held elsewhere.
+	LockWaits    uint64        `json:"lock_waits"`
+	LockWaitTime time.Duration `json:"lock_wait_time_ns"`
+	// Errors counts operations that failed or, in fail-open mode,
+	// absorbed a backend error.
+	Errors uint64 `json:"errors"`
+	// BytesRead and BytesWritten count payload bytes of byte-storing
+	// backends (zero for backends keeping Go values).
+	BytesRead    uint64 `json:"bytes_read"`
+	BytesWritten uint64 `json:"bytes_written"`
+	// Ops holds the calls and time per operation name ("get_or_create",
+	// ...), for the operations seen.
+	Ops map[string]OpStats `json:"ops"`
+}
+
+// HitRatio returns the share of looked-up keys served fresh from the cache,
+// or 0 before any lookup.
+func (s RegionStats) HitRatio() float64 {
+	n := s.Hits + s.Stale + s.Misses + s.Created + s.Waited
+	if n == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(n)
+}
+
+// Stats is a snapshot of every region's counts.
+type Stats struct {
+	// Regions are sorted by name.
+	Regions []RegionStats `json:"regions"`
+}
+
+// Region returns the stats of the named region.
+func (s Stats) Region(name string) (RegionStats, bool) {
+	for _, r := range s.Regions {
+		if r.Region == name {
+			return r, true
+		}
+	}
+	return RegionStats{Region: name}, false
+}
+
+// Stats returns a snapshot of the counts. Each counter is read atomically;
+// counters are not read all at one instant.
+func (o *Observer) Stats() Stats {
+	m := *o.regions.Load()
+	st := Stats{Regions: make([]RegionStats, 0, len(m))}
+	for name, c := range m {
+		r := RegionStats{
+			Region: name, Hits: c.hits.Load(), Stale: c.stale.Load(), Misses: c.misses.Load(),
+			Created: c.created.Load(), Waited: c.waited.Load(),
+			Creations: c.creations.Load(), CreateTime: time.Duration(c.createNanos.Load()),
+			LockWaits: c.lockWaits.Load(), LockWaitTime: time.Duration(c.lockWaitNanos.Load()),
+			Errors: c.errors.Load(), BytesRead: c.bytesRead.Load(), BytesWritten: c.bytesWritten.Load(),
+			Ops: map[string]OpStats{},
+		}
+		for op := dogpile.OpGet; int(op) < numOps; op++ {
+			if n := c.calls[op].Load(); n > 0 {
+				r.Ops[op.String()] = OpStats{Calls: n, Time: time.Duration(c.nanos[op].Load())}
+			}
+		}
+		st.Regions = append(st.Regions, r)
+	}
+	slices.SortFunc(st.Regions, func(a, b RegionStats) int {
+		switch {
+		case a.Region < b.Region:
+			return -1
+		case a.Region > b.Region:
+			return 1
+		}
+		return 0
+	})
+	return st
+}
+
+// Var returns an expvar.Var whose value is the JSON of Stats, computed
+// when read.
+func (o *Observer) Var() expvar.Var { return statsVar{o} }
+
+type statsVar struct{ o *Observer }
+
+func (v statsVar) String() string {
+	b, err := json.Marshal(v.o.Stats())
+	if err != nil {
+		return "null"
+	}
+	return string(b)
+}
+
+// Publish publishes the counts as the expvar named name (served by
+// expvar's handler at /debug/vars). Like expvar.Publish, it panics if name
+// is already published.
+func (o *Observer) Publish(name string) { expvar.Publish(name, o.Var()) }
+
+var _ dogpile.Observer = (*Observer)(nil)

@@ -1,0 +1,152 @@
+package metrics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"expvar"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/metrics"
+)
+
+func newRegion(t testing.TB, name string, obs dogpile.Observer, backend string) *dogpile.Region {
+	t.Helper()
+	r := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithObserver(obs))
+	if err := r.Configure(backend, dogpile.Config{ExpirationTime: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestCountsPerRegionAndResult(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	users := newRegion(t, "users", obs, "dogpile.cache.memory_pickle")
+	pages := newRegion(t, "pages", obs, "dogpile.cache.memory")
+
+	mk := func(v string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) { return v, nil }
+	}
+	for range 3 {
+		if _, err := dogpile.GetOrCreate(ctx, users, "u:1", mk("ann")); err != nil { // created, then 2 hits
+			t.Fatal(err)
+		}
+	}
+	if err := users.Set(ctx, "u:2", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	// Per key: 1 hit (u:2), 2 misses.
+	if _, _, err := users.GetMulti(ctx, []string{"u:2", "u:3", "u:4"}); err != nil {
+		t.Fatal(err)
+	}
+	// Multi get-or-create: u:1 and u:2 hit, u:5 and u:6 created.
+	if _, err := dogpile.GetOrCreateMulti(ctx, users, []string{"u:1", "u:2", "u:5", "u:6"},
+		func(_ context.Context, keys []string) ([]string, error) { return keys, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Delete(ctx, "u:6"); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if _, err := dogpile.GetOrCreate(ctx, pages, "p:1", func(context.Context) (int, error) { return 0, boom }); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if _, _, err := pages.Get(ctx, "p:2"); err != nil {
+		t.Fatal(err)
+	}
+
+	st := obs.Stats()
+	if len(st.Regions) != 2 || st.Regions[0].Region != "pages" || st.Regions[1].Region != "users" {
+		t.Fatalf("regions = %+v", st.Regions)
+	}
+	u, _ := st.Region("users")
+	want := metrics.RegionStats{Region: "users", Hits: 2 + 1 + 2, Misses: 2, Created: 1 + 2, Creations: 3}
+	if u.Hits != want.Hits || u.Misses != want.Misses || u.Created != want.Created || u.Creations != want.Creations ||
+		u.Stale != 0 || u.Waited != 0 || u.Errors != 0 {
+		t.Errorf("users = %+v, want %+v", u, want)
+	}
+	if u.BytesWritten != uint64(len(`"bob"`)) {
+		t.Errorf("BytesWritten = %d, want %d", u.BytesWritten, len(`"bob"`))
+	}
+	if u.BytesRead == 0 {
+		t.Errorf("BytesRead = 0 after hits on a byte backend")
+	}
+	if got := u.Ops["get_or_create"].Calls; got != 3 {
+		t.Errorf("get_or_create calls = %d", got)
+	}
+	if got := u.Ops["create"].Calls; got != 2 {
+		t.Errorf("create calls = %d (one single, one multi)", got)
+	}
+	if got := u.Ops["delete"].Calls; got != 1 {
+		t.Errorf("delete calls = %d", got)
+	}
+	if got, want := u.HitRatio(), 5.0/10; got != want {
+		t.Errorf("HitRatio = %v, want %v", got, want)
+	}
+	p, _ := st.Region("pages")
+	if p.Errors != 2 || p.Misses != 1 || p.Creations != 0 || p.BytesRead != 0 {
+		t.Errorf("pages = %+v (errors: the failed create and get_or_create)", p)
+	}
+}
+
+func TestObserveDoesNotAllocate(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	e := dogpile.Event{Region: "r", Backend: "b", Op: dogpile.OpGetMulti, Keys: []string{"a", "b"},
+		Results: []dogpile.Result{dogpile.ResultHit, dogpile.ResultMiss}, Duration: time.Microsecond, Size: 10}
+	obs.Observe(ctx, e) // first sight of the region allocates its counters
+	if n := testing.AllocsPerRun(1000, func() { obs.Observe(ctx, e) }); n != 0 {
+		t.Fatalf("Observe allocates %v times", n)
+	}
+}
+
+func TestConcurrentObserve(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	const goroutines, each = 8, 500
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				obs.Observe(ctx, dogpile.Event{Region: "r" + strconv.Itoa((g+i)%3), Op: dogpile.OpGet,
+					Keys: []string{"k"}, Results: []dogpile.Result{dogpile.ResultHit}, Size: -1})
+				if i%100 == 0 {
+					_ = obs.Stats()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var hits uint64
+	for _, r := range obs.Stats().Regions {
+		hits += r.Hits
+	}
+	if hits != goroutines*each {
+		t.Fatalf("hits = %d, want %d", hits, goroutines*each)
+	}
+}
+
+func TestExpvar(t *testing.T) {
+	obs := metrics.New()
+	obs.Observe(context.Background(), dogpile.Event{Region: "users", Op: dogpile.OpGet, Keys: []string{"k"},
+		Results: []dogpile.Result{dogpile.ResultHit}, Size: 3})
+	name := fmt.Sprintf("dogpile_test_%p", obs)
+	obs.Publish(name)
+	v := expvar.Get(name)
+	if v == nil {
+		t.Fatal("not published")
+	}
+	var got metrics.Stats
+	if err := json.Unmarshal([]byte(v.String()), &got); err != nil {
+		t.Fatalf("%v: %s", err, v.String())
+	}
+	if len(got.Regions) != 1 || got.Regions[0].Region != "users" || got.Regions[0].Hits != 1 || got.Regions[0].BytesRead != 3 {
+		t.Fatalf("expvar = %s", v.String())
+	}
+}

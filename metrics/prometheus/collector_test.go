@@ -1,0 +1,67 @@
+package prometheus_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/metrics"
+	dogpileprom "github.com/dogpilego/dogpile/metrics/prometheus"
+)
+
+func TestCollector(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	obs.Observe(ctx, dogpile.Event{Region: "users", Op: dogpile.OpGetMulti, Keys: []string{"a", "b", "c"},
+		Results: []dogpile.Result{dogpile.ResultHit, dogpile.ResultHit, dogpile.ResultMiss}, Duration: 2 * time.Millisecond, Size: 40})
+	obs.Observe(ctx, dogpile.Event{Region: "users", Op: dogpile.OpCreate, Keys: []string{"c"},
+		Results: []dogpile.Result{dogpile.ResultCreated}, Duration: 500 * time.Millisecond, Size: -1})
+	obs.Observe(ctx, dogpile.Event{Region: "users", Op: dogpile.OpSet, Keys: []string{"c"},
+		Results: []dogpile.Result{dogpile.ResultNone}, Duration: time.Millisecond, Size: 12})
+
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(dogpileprom.NewCollector(obs, prometheus.Labels{"app": "test"}))
+
+	want := `
+# HELP dogpile_results_total Keys looked up, by result (hit, stale, miss, created, waited).
+# TYPE dogpile_results_total counter
+dogpile_results_total{app="test",region="users",result="created"} 0
+dogpile_results_total{app="test",region="users",result="hit"} 2
+dogpile_results_total{app="test",region="users",result="miss"} 1
+dogpile_results_total{app="test",region="users",result="stale"} 0
+dogpile_results_total{app="test",region="users",result="waited"} 0
+# HELP dogpile_creations_total Keys made by creators.
+# TYPE dogpile_creations_total counter
+dogpile_creations_total{app="test",region="users"} 1
+# HELP dogpile_creation_seconds_total Time spent in creators.
+# TYPE dogpile_creation_seconds_total counter
+dogpile_creation_seconds_total{app="test",region="users"} 0.5
+# HELP dogpile_operations_total Region operations, by operation.
+# TYPE dogpile_operations_total counter
+dogpile_operations_total{app="test",op="create",region="users"} 1
+dogpile_operations_total{app="test",op="get_multi",region="users"} 1
+dogpile_operations_total{app="test",op="set",region="users"} 1
+# HELP dogpile_read_bytes_total Payload bytes read from byte-storing backends.
+# TYPE dogpile_read_bytes_total counter
+dogpile_read_bytes_total{app="test",region="users"} 40
+# HELP dogpile_written_bytes_total Payload bytes written to byte-storing backends.
+# TYPE dogpile_written_bytes_total counter
+dogpile_written_bytes_total{app="test",region="users"} 12
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"dogpile_results_total", "dogpile_creations_total", "dogpile_creation_seconds_total",
+		"dogpile_operations_total", "dogpile_read_bytes_total", "dogpile_written_bytes_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(dogpileprom.NewCollector(obs, nil)); n != 5+3+3+7 {
+		t.Errorf("collected %d metrics", n)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
