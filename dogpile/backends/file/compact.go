@@ -1,0 +1,118 @@
+package file
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Compact rewrites the store with only its live entries, into a new file
+// that replaces it atomically. Writes compact the store by themselves when
+// it is over the compaction threshold and less than half live; Compact is
+// for doing it at a chosen time.
+func (b *Backend) Compact(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	unlock, err := b.lockRW(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := b.refresh(true); err != nil {
+		return err
+	}
+	return b.compact()
+}
+
+// compact writes the live records to a temporary file in the store's
+// directory, syncs it, marks the old file "moved", renames the new one
+// over it and syncs the directory. A crash at any point leaves either the
+// old store or the new one at the path, both whole. The caller holds mu
+// and the exclusive read-write lock, with the index in sync.
+func (b *Backend) compact() (err error) {
+	fi, err := b.f.Stat()
+	if err != nil {
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	tmp, err := os.CreateTemp(b.dir, filepath.Base(b.path)+".compact-*")
+	if err != nil {
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	type entry struct {
+		key string
+		loc
+	}
+	entries := make([]entry, 0, len(b.index))
+	for k, l := range b.index {
+		entries = append(entries, entry{k, l})
+	}
+	slices.SortFunc(entries, func(x, y entry) int { return cmp.Compare(x.off, y.off) })
+
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	index := make(map[string]loc, len(entries))
+	pos := int64(headerSize)
+	_, _ = w.Write(header())
+	var val, rec []byte
+	for _, e := range entries {
+		val = slices.Grow(val[:0], int(e.n))[:e.n]
+		if _, err := b.f.ReadAt(val, e.off); err != nil {
+			return fmt.Errorf("dogpile/file: compacting %s: reading: %w", b.path, err)
+		}
+		rec = appendRecord(rec[:0], kindSet, e.key, val)
+		if _, err := w.Write(rec); err != nil {
+			return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		}
+		index[e.key] = loc{off: pos + recordHeader + int64(len(e.key)), n: e.n}
+		pos += int64(len(rec))
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	if _, err := b.f.Write(appendRecord(nil, kindMoved, "", nil)); err != nil {
+		_ = b.f.Truncate(b.end)
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	b.end += recordHeader
+	if err := os.Rename(tmp.Name(), b.path); err != nil {
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	renamed = true
+	_ = syncDir(b.dir)
+	// Write through a descriptor opened O_APPEND, as everywhere else; the
+	// temporary one serves if the path cannot be opened.
+	f := tmp
+	if nf, err := os.OpenFile(b.path, os.O_RDWR|os.O_APPEND, 0); err == nil {
+		tmp.Close()
+		f = nf
+	}
+	id, _, err := fdStat(int(f.Fd()))
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+	}
+	b.f.Close()
+	b.f, b.fd, b.id, b.index, b.end, b.live = f, int(f.Fd()), id, index, pos, pos-headerSize
+	b.nextCompact = 0
+	b.compactions.Add(1)
+	return nil
+}

@@ -1,0 +1,338 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile"
+)
+
+// Name is the name the backend is registered under: dogpile.cache's name
+// for its file backend.
+const Name = "dogpile.cache.dbm"
+
+// DefaultCompactionThreshold is the store size below which it is never
+// compacted automatically.
+const DefaultCompactionThreshold = 1 << 20
+
+// DefaultFileMode is the permission of the files the backend creates,
+// before the umask: the store holds cached data, readable by its owner
+// only unless WithFileMode says otherwise.
+const DefaultFileMode os.FileMode = 0o600
+
+// identityCheck is how often the hit path checks that the store's path
+// still names the file it has open (a store deleted or replaced by hand).
+// Compactions are noticed at once through the "moved" record.
+const identityCheck = time.Second
+
+var (
+	// ErrClosed is returned by the methods of a closed Backend and of its
+	// Mutexes.
+	ErrClosed = errors.New("dogpile/file: backend is closed")
+	// ErrFormat is returned by Open for a file that is not a store of this
+	// package (another program's file, a Python dbm file) or of a format
+	// version it cannot read. The file is left as it is.
+	ErrFormat = errors.New("dogpile/file: not a store of this package")
+)
+
+func init() {
+	dogpile.Register(Name, newFromArgs)
+}
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	rwLock, dogpileLock lockFile
+	syncWrites          bool
+	compactMin          int64
+	mode                os.FileMode
+	forceFlock          bool // tests: the whole-file fallback lock
+}
+
+// lockFile is the choice of a lock file: the default path, another path,
+// or none.
+type lockFile struct {
+	path string
+	set  bool // path, or none when path is ""
+}
+
+// resolve returns the absolute path of the lock file, "" for none.
+func (l lockFile) resolve(store, suffix string) (string, error) {
+	if !l.set {
+		return store + suffix, nil
+	}
+	if l.path == "" {
+		return "", nil
+	}
+	return filepath.Abs(l.path)
+}
+
+// WithRWLockFile sets the read-write lock file (dogpile.cache's
+// rw_lockfile); a relative path is made absolute. The default, also for an
+// empty path, is the store's path with ".rw.lock" appended.
+func WithRWLockFile(path string) Option {
+	return func(c *config) { c.rwLock = lockFile{path: path, set: path != ""} }
+}
+
+// WithoutRWLockFile uses no read-write lock file (rw_lockfile=False): the
+// store is then safe in one process only, as in dogpile.cache. Several
+// Backends or processes must not share it.
+func WithoutRWLockFile() Option {
+	return func(c *config) { c.rwLock = lockFile{set: true} }
+}
+
+// WithDogpileLockFile sets the file holding the dogpile lock
+// (dogpile.cache's dogpile_lockfile); a relative path is made absolute. The
+// default, also for an empty path, is the store's path with ".dogpile.lock"
+// appended.
+func WithDogpileLockFile(path string) Option {
+	return func(c *config) { c.dogpileLock = lockFile{path: path, set: path != ""} }
+}
+
+// WithoutDogpileLockFile uses no file lock for the dogpile lock
+// (dogpile_lockfile=False): Mutex returns nil and regions use their
+// in-process lock, so processes sharing the store may create one value
+// each.
+func WithoutDogpileLockFile() Option {
+	return func(c *config) { c.dogpileLock = lockFile{set: true} }
+}
+
+// WithSyncWrites makes every write call fsync before it returns, so a value
+// survives a power failure once stored. By default a write reaches the
+// operating system before it returns (other processes read it at once, and
+// it survives the writing process's crash) but is left to the kernel to
+// flush.
+func WithSyncWrites() Option { return func(c *config) { c.syncWrites = true } }
+
+// WithCompactionThreshold sets the store size in bytes below which it is
+// never compacted automatically (default DefaultCompactionThreshold). Above
+// it, a write compacts the store when less than half of it is live. A
+// negative size turns automatic compaction off; Compact still works.
+func WithCompactionThreshold(size int64) Option { return func(c *config) { c.compactMin = size } }
+
+// WithFileMode sets the permissions of the files the backend creates
+// (default DefaultFileMode), before the umask. Processes of several users
+// sharing a store need a wider mode, such as 0o660.
+func WithFileMode(mode os.FileMode) Option { return func(c *config) { c.mode = mode.Perm() } }
+
+// Backend stores a region's entries in one file: an append-only log of
+// checksummed records, indexed in memory by each process, safe for several
+// processes of one machine. It implements dogpile.BytesBackend,
+// dogpile.Locker and io.Closer. Build it with Open, or through a region
+// configured with the name "dogpile.cache.dbm".
+type Backend struct {
+	path, dir, rwPath, lockPath string
+	syncWrites                  bool
+	compactMin                  int64
+	mode                        os.FileMode
+
+	// mu guards what follows. Readers in sync with the file share it;
+	// anything that changes the index (a refresh, a write, a compaction)
+	// holds it exclusively, so the read-write lock file's flock, owned by
+	// one descriptor for the whole process, is only ever taken under it.
+	mu          sync.RWMutex
+	f           *os.File // the store, opened O_APPEND
+	fd          int
+	id          fileID
+	index       map[string]loc
+	end         int64 // after the last valid record; the file's size when in sync
+	live        int64 // bytes of the records the index points to
+	nextCompact int64 // no automatic compaction below this size
+	wbuf        []byte
+	rw          *os.File // nil without a read-write lock file
+	rwFd        int
+	closed      bool
+
+	checkAt     atomic.Int64 // unix nanoseconds of the next identity check
+	locks       *lockTable   // nil without a dogpile lock file
+	compactions atomic.Int64
+}
+
+// loc is where the value of a key's last record lies.
+type loc struct {
+	off int64
+	n   int32
+}
+
+var (
+	_ dogpile.BytesBackend = (*Backend)(nil)
+	_ dogpile.Locker       = (*Backend)(nil)
+)
+
+// Open opens the store at filename, creating it (but not its directory)
+// when it does not exist. filename is made absolute. A torn record left at
+// the end of the store by a crash is dropped; a file that is not a store of
+// this package is an error wrapping ErrFormat, and is not modified.
+func Open(filename string, opts ...Option) (*Backend, error) {
+	if !supported {
+		return nil, fmt.Errorf("dogpile/file: %w on %s: no flock(2)", errors.ErrUnsupported, runtime.GOOS)
+	}
+	c := config{compactMin: DefaultCompactionThreshold, mode: DefaultFileMode}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if filename == "" {
+		return nil, errors.New("dogpile/file: empty file name")
+	}
+	path, err := filepath.Abs(filename)
+	if err != nil {
+		return nil, fmt.Errorf("dogpile/file: %w", err)
+	}
+	b := &Backend{path: path, dir: filepath.Dir(path), syncWrites: c.syncWrites, compactMin: c.compactMin, mode: c.mode}
+	if b.rwPath, err = c.rwLock.resolve(path, ".rw.lock"); err != nil {
+		return nil, fmt.Errorf("dogpile/file: %w", err)
+	}
+	if b.lockPath, err = c.dogpileLock.resolve(path, ".dogpile.lock"); err != nil {
+		return nil, fmt.Errorf("dogpile/file: %w", err)
+	}
+	switch {
+	case b.rwPath == path || b.lockPath == path:
+		return nil, fmt.Errorf("dogpile/file: a lock file cannot be the store itself (%s)", path)
+	case b.rwPath != "" && b.rwPath == b.lockPath:
+		return nil, fmt.Errorf("dogpile/file: the read-write and dogpile lock files must differ (both are %s)", b.rwPath)
+	}
+	if err := b.open(c.forceFlock); err != nil {
+		b.closeFiles()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Backend) open(forceFlock bool) error {
+	if b.rwPath != "" {
+		rw, err := os.OpenFile(b.rwPath, os.O_RDWR|os.O_CREATE, b.mode)
+		if err != nil {
+			return fmt.Errorf("dogpile/file: opening the read-write lock file: %w", err)
+		}
+		b.rw, b.rwFd = rw, int(rw.Fd())
+	}
+	if b.lockPath != "" {
+		lf, err := os.OpenFile(b.lockPath, os.O_RDWR|os.O_CREATE, b.mode)
+		if err != nil {
+			return fmt.Errorf("dogpile/file: opening the dogpile lock file: %w", err)
+		}
+		rl, err := newRangeLocker(lf, forceFlock)
+		if err != nil {
+			lf.Close()
+			return fmt.Errorf("dogpile/file: dogpile lock file %s: %w", b.lockPath, err)
+		}
+		b.locks = newLockTable(lf, rl)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	unlock, err := b.lockRW(context.Background(), true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := os.OpenFile(b.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, b.mode)
+	if err != nil {
+		return fmt.Errorf("dogpile/file: opening the store: %w", err)
+	}
+	if err := b.adopt(f, true); err != nil {
+		f.Close()
+		return err
+	}
+	b.removeLeftovers()
+	b.checkAt.Store(time.Now().Add(identityCheck).UnixNano())
+	return nil
+}
+
+// Path returns the absolute path of the store file.
+func (b *Backend) Path() string { return b.path }
+
+// Close closes the store and its lock files. Locks held through the
+// Backend's Mutexes are released. Close is idempotent.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.closeFiles()
+}
+
+func (b *Backend) closeFiles() error {
+	var errs []error
+	if b.f != nil {
+		errs = append(errs, b.f.Close())
+	}
+	if b.rw != nil {
+		errs = append(errs, b.rw.Close())
+	}
+	if b.locks != nil {
+		errs = append(errs, b.locks.close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("dogpile/file: closing: %w", err)
+	}
+	return nil
+}
+
+// newFromArgs builds the backend from dogpile.cache's arguments.
+func newFromArgs(args dogpile.Arguments) (dogpile.Backend, error) {
+	p := args.Parser(Name)
+	filename := p.String("filename", "")
+	rw, err := lockArg(p, "rw_lockfile", WithRWLockFile, WithoutRWLockFile)
+	if err != nil {
+		return nil, err
+	}
+	dl, err := lockArg(p, "dogpile_lockfile", WithDogpileLockFile, WithoutDogpileLockFile)
+	if err != nil {
+		return nil, err
+	}
+	p.Ignore("lock_factory")
+	if err := p.Err(); err != nil {
+		return nil, fmt.Errorf("dogpile/file: %w", err)
+	}
+	if strings.TrimSpace(filename) == "" {
+		return nil, fmt.Errorf("dogpile/file: %w: %s: argument \"filename\" is required", dogpile.ErrInvalidArgument, Name)
+	}
+	b, err := Open(filename, rw, dl)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// lockArg reads a lock file argument: absent, nil or true for the default
+// path; false (or the string "false", in any case) for none; or a path.
+func lockArg(p *dogpile.ArgParser, name string, path func(string) Option, none func() Option) (Option, error) {
+	v, ok := p.Value(name)
+	if !ok {
+		return nil, nil
+	}
+	var s string
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return nil, nil
+		}
+		return none(), nil
+	case string:
+		s = x
+	case fmt.Stringer:
+		s = x.String()
+	default:
+		return nil, fmt.Errorf("dogpile/file: %w: %s: argument %q is %T %v, want a path or false", dogpile.ErrInvalidArgument, Name, name, v, v)
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "false":
+		return none(), nil
+	case "":
+		return nil, fmt.Errorf("dogpile/file: %w: %s: argument %q is empty, want a path or false", dogpile.ErrInvalidArgument, Name, name)
+	}
+	return path(s), nil
+}
