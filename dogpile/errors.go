@@ -33,6 +33,9 @@ var (
 	// released it. The created value is still returned and stored; the error
 	// reaches the logger and the observer only.
 	ErrLockLost = errors.New("dogpile: lock expired before release")
+	// ErrLockTimeout is wrapped by backends' errors for a distributed lock
+	// that was still held when the wait for it reached its bound.
+	ErrLockTimeout = errors.New("dogpile: timed out waiting for a lock")
 	// ErrCreatorLength is returned when a multi creator returns a number of
 	// values different from the number of keys it was given.
 	ErrCreatorLength = errors.New("dogpile: creator returned the wrong number of values")

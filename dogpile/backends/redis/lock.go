@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"sync"
@@ -36,7 +35,7 @@ const (
 // did not get the lock: lock_blocking_timeout passed (by default
 // lock_timeout, after which a held lock has expired), or lock_blocking is
 // false and the lock was held.
-var ErrLockTimeout = errors.New("dogpile/redis: lock not acquired in time")
+var ErrLockTimeout = fmt.Errorf("dogpile/redis: %w", dogpile.ErrLockTimeout)
 
 // lockConfig holds the lock arguments.
 type lockConfig struct {

@@ -1,0 +1,174 @@
+package memcached
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/internal/testserver"
+)
+
+// TestFaults stops the server under a running region: every operation
+// fails within the socket timeout with a wrapped error, fail-open regions
+// keep serving, nothing leaks, and a restarted server is used again. It
+// is not parallel: it counts the process's goroutines.
+func TestFaults(t *testing.T) {
+	m := testserver.StartMemcached(t)
+	ctx := context.Background()
+	b := open(t, dogpile.Arguments{"url": m.Addr, "socket_timeout": 0.5, "distributed_lock": true, "lock_timeout": 2})
+	quiet := dogpile.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	strict := region(t, b, time.Minute, quiet)
+	failOpen := region(t, b, time.Minute, quiet, dogpile.WithFailOpen())
+	p := keyPrefix(t)
+	creator := func(v string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) { return v, nil }
+	}
+
+	// Fill the connection pool with several connections.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := strict.Set(ctx, p+"warm"+string(rune('a'+i)), "v"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if v, err := dogpile.GetOrCreate(ctx, strict, p+"a", creator("before")); err != nil || v != "before" {
+		t.Fatalf("GetOrCreate = %q, %v", v, err)
+	}
+	baseline := runtime.NumGoroutine()
+
+	m.Stop()
+	ops := []struct {
+		name string
+		run  func() error
+	}{
+		{"Get", func() error { _, _, err := strict.Get(ctx, p+"a"); return err }},
+		{"GetMulti", func() error { _, _, err := strict.GetMulti(ctx, []string{p + "a", p + "b"}); return err }},
+		{"Set", func() error { return strict.Set(ctx, p+"a", "v") }},
+		{"SetMulti", func() error { return strict.SetMulti(ctx, map[string]any{p + "a": 1, p + "b": 2}) }},
+		{"Delete", func() error { return strict.Delete(ctx, p+"a") }},
+		{"DeleteMulti", func() error { return strict.DeleteMulti(ctx, []string{p + "a", p + "b"}) }},
+		{"GetOrCreate", func() error { _, err := dogpile.GetOrCreate(ctx, strict, p+"a", creator("x")); return err }},
+		{"GetOrCreateMulti", func() error {
+			_, err := dogpile.GetOrCreateMulti(ctx, strict, []string{p + "a", p + "b"}, func(_ context.Context, keys []string) ([]string, error) {
+				return make([]string, len(keys)), nil
+			})
+			return err
+		}},
+		{"KeyIsLocked", func() error { _, err := strict.KeyIsLocked(ctx, p+"a"); return err }},
+		{"Acquire", func() error { _, err := b.Mutex(p+"a").Acquire(ctx, true); return err }},
+		{"Locked", func() error { _, err := b.Mutex(p + "a").Locked(ctx); return err }},
+	}
+	for _, op := range ops {
+		start := time.Now()
+		err := op.run()
+		if err == nil || !strings.Contains(err.Error(), "dogpile/memcached: ") {
+			t.Errorf("%s with the server down: %v; want a dogpile/memcached error", op.name, err)
+		}
+		within(t, op.name+" with the server down", time.Since(start), 2*time.Second)
+	}
+
+	// Fail-open: a miss, and the creator's value served.
+	if v, err := dogpile.GetOrCreate(ctx, failOpen, p+"a", creator("served")); err != nil || v != "served" {
+		t.Errorf("fail-open GetOrCreate with the server down = %q, %v; want the creator's value", v, err)
+	}
+	if _, ok, err := failOpen.Get(ctx, p+"a"); ok || err != nil {
+		t.Errorf("fail-open Get with the server down = %v, %v; want a miss", ok, err)
+	}
+	if err := failOpen.Set(ctx, p+"a", "v"); err != nil {
+		t.Errorf("fail-open Set with the server down: %v", err)
+	}
+
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > baseline+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > baseline+2 {
+		t.Errorf("%d goroutines after the failures; %d before", n, baseline)
+	}
+
+	m.Restart(t)
+	if v, err := dogpile.GetOrCreate(ctx, strict, p+"a", creator("after")); err != nil || v != "after" {
+		t.Errorf("GetOrCreate after the restart = %q, %v; want a new value", v, err)
+	}
+	if v, ok, err := dogpile.Get[string](ctx, strict, p+"a"); !ok || err != nil || v != "after" {
+		t.Errorf("Get after the restart = %q, %v, %v", v, ok, err)
+	}
+	mu := b.Mutex(p + "a")
+	if ok, err := mu.Acquire(ctx, true); !ok || err != nil {
+		t.Errorf("Acquire after the restart = %v, %v", ok, err)
+	} else if err := mu.Release(ctx); err != nil {
+		t.Errorf("Release after the restart: %v", err)
+	}
+
+	// A restart while the pool holds connections to the old process: the
+	// first operation meets a closed connection and retries on a new one.
+	for i := range 8 {
+		wg.Go(func() { _ = strict.Set(ctx, p+"warm"+string(rune('a'+i)), "v") })
+	}
+	wg.Wait()
+	m.Restart(t)
+	if _, ok, err := strict.Get(ctx, p+"a"); ok || err != nil {
+		t.Errorf("Get after a restart with pooled connections = %v, %v; want a miss without error", ok, err)
+	}
+	if err := strict.Set(ctx, p+"a", "v"); err != nil {
+		t.Errorf("Set after a restart with pooled connections: %v", err)
+	}
+}
+
+// TestUnresponsiveServer: a server that accepts connections and never
+// answers costs the socket timeout, not a hang.
+func TestUnresponsiveServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	b := open(t, dogpile.Arguments{"url": ln.Addr().String(), "socket_timeout": 0.2, "distributed_lock": true})
+	ctx := context.Background()
+	for name, op := range map[string]func() error{
+		"GetBytes":      func() error { _, _, err := b.GetBytes(ctx, "k"); return err },
+		"GetBytesMulti": func() error { _, err := b.GetBytesMulti(ctx, []string{"k", "l"}); return err },
+		"SetBytes":      func() error { return b.SetBytes(ctx, "k", []byte("v")) },
+		"Delete":        func() error { return b.Delete(ctx, "k") },
+		"Acquire":       func() error { _, err := b.Mutex("k").Acquire(ctx, true); return err },
+	} {
+		start := time.Now()
+		err := op()
+		var ne net.Error
+		if err == nil || !strings.HasPrefix(err.Error(), "dogpile/memcached: ") || !asNetTimeout(err, &ne) {
+			t.Errorf("%s against a silent server: %v; want a wrapped timeout", name, err)
+		}
+		within(t, name+" against a silent server", time.Since(start), time.Second)
+	}
+}
