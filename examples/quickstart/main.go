@@ -6,7 +6,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,18 +41,26 @@ func loadPage(ctx context.Context, slug string) (page, error) {
 var cachedPage = dogpile.Cache1(pages, loadPage)
 
 func main() {
-	ctx := context.Background()
-	if err := pages.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: 200 * time.Millisecond}); err != nil {
+	if err := run(os.Stdout); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// run configures the region and shows it at work, writing to w.
+func run(w io.Writer) error {
+	ctx := context.Background()
+	if err := pages.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: 200 * time.Millisecond}); err != nil {
+		return err
+	}
+	defer pages.Close()
 
 	for i := 1; i <= 2; i++ {
 		start := time.Now()
 		p, err := cachedPage.Call(ctx, "dogpile")
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
-		fmt.Printf("call %d: %q in %v\n", i, p.Title, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(w, "call %d: %q in %v\n", i, p.Title, round(time.Since(start)))
 	}
 
 	// Let the value expire, then send 100 callers at once: one regenerates
@@ -59,29 +69,44 @@ func main() {
 	before := queries.Load()
 	var wg sync.WaitGroup
 	var slowest atomic.Int64
+	errs := make(chan error, 100)
 	for range 100 {
 		wg.Go(func() {
 			start := time.Now()
 			if _, err := cachedPage.Call(ctx, "dogpile"); err != nil {
-				log.Print(err)
+				errs <- err
 			}
-			if d := int64(time.Since(start)); d > slowest.Load() {
-				slowest.Store(d)
+			d := int64(time.Since(start))
+			for old := slowest.Load(); d > old && !slowest.CompareAndSwap(old, d); old = slowest.Load() {
 			}
 		})
 	}
 	wg.Wait()
-	fmt.Printf("100 callers on an expired key: %d query, slowest caller %v\n",
-		queries.Load()-before, time.Duration(slowest.Load()).Round(time.Millisecond))
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "100 callers on an expired key: %d query, slowest caller %v\n",
+		queries.Load()-before, round(time.Duration(slowest.Load())))
 
 	// Invalidate everything: the next call queries again.
 	if err := pages.Invalidate(ctx, true); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	before = queries.Load()
 	if _, err := cachedPage.Call(ctx, "dogpile"); err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Printf("after Invalidate: %d query\n", queries.Load()-before)
-	fmt.Println("key:", cachedPage.Key("dogpile"))
+	fmt.Fprintf(w, "after Invalidate: %d query\n", queries.Load()-before)
+	fmt.Fprintln(w, "key:", cachedPage.Key("dogpile"))
+	return nil
+}
+
+// round shortens a duration for printing: milliseconds, or microseconds
+// for a cache hit.
+func round(d time.Duration) time.Duration {
+	if d >= time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
 }

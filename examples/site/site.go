@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/flosch/pongo2/v6"
+
+	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/htmltmpl"
+	"github.com/dogpilego/dogpile/pongo2ext"
+	"github.com/dogpilego/dogpile/tmplcache"
+
+	// Backends a -config file may name, besides the built-in memory,
+	// memory_pickle and null: importing a backend package registers its
+	// names.
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memcached"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/redis"
+)
+
+// files holds the templates and the stylesheet, so the site runs from any
+// directory.
+//
+//go:embed templates static
+var files embed.FS
+
+// funcModule is the module part of the cached functions' keys.
+const funcModule = "blog.store"
+
+// htmlSet names the html/template set in fragment keys, KeyFor and
+// Invalidate.
+const htmlSet = "site"
+
+// pongoPages are the pongo2 templates the handlers execute. They are parsed
+// when the site starts, so the fragments they declare are known to KeyFor
+// and Invalidate before the first page is rendered.
+var pongoPages = []string{"home.html", "post.html", "edit.html", "error.html"}
+
+// siteConfig is what newSite needs.
+type siteConfig struct {
+	// Settings configure the regions, with dogpile.cache's keys under
+	// "cache.<region>." (see defaultSettings); nil means defaultSettings.
+	// A "default" region is required. Without a "local" region the site
+	// adds a memory one.
+	Settings map[string]any
+	// Delay is how long every store query takes.
+	Delay time.Duration
+	// Logger receives rendering errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// site is the demo blog: a slow store, regions of cached fragments and
+// functions, and the pages that use them.
+type site struct {
+	store    *slowStore
+	frags    *tmplcache.Cache
+	owned    []*dogpile.Region // regions the site made besides frags' own
+	regions  []regionInfo
+	pongo    map[string]*pongo2.Template
+	html     *template.Template
+	requests requestLog
+	flashes  flashes
+	log      *slog.Logger
+
+	// Function caching of data-layer calls, in the default region.
+	post      *dogpile.Func1[int, Post]
+	author    *dogpile.Func1[string, Author]
+	tagCounts *dogpile.Func0[[]TagCount]
+
+	pages   http.Handler // the routes alone
+	handler http.Handler // the routes behind the middleware
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// newSite builds the site: its regions from cfg.Settings (through
+// tmplcache.FromConfig), its cached functions and both template sets.
+// Close releases the regions.
+func newSite(cfg siteConfig) (_ *site, err error) {
+	s := &site{store: newSlowStore(cfg.Delay), log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	settings := cfg.Settings
+	if settings == nil {
+		settings = defaultSettings
+	}
+
+	// Regions. FromConfig builds one region per "cache.<name>.backend".
+	var opts []tmplcache.Option
+	if _, ok := settings[settingsPrefix+"local.backend"]; !ok {
+		local := dogpile.NewRegion(dogpile.WithName("local"))
+		if err := local.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Minute}); err != nil {
+			return nil, err
+		}
+		s.owned = append(s.owned, local)
+		opts = append(opts, tmplcache.WithRegion("local", local))
+	}
+	s.frags, err = tmplcache.FromConfig(settings, settingsPrefix, opts...)
+	if err != nil {
+		_ = s.closeOwned()
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	def, err := s.frags.Region("")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range s.frags.RegionNames() {
+		r, _ := s.frags.Region(name)
+		info := regionInfo{Name: r.Name(), Expiration: r.ExpirationTime()}
+		if info.Name == "" {
+			info.Name = "default"
+		}
+		info.Backend, _ = settings[settingsPrefix+info.Name+".backend"].(string)
+		if info.Backend == "" {
+			info.Backend = "dogpile.cache.memory"
+		}
+		s.regions = append(s.regions, info)
+	}
+
+	// Function caching: these data-layer calls are cached in the default
+	// region, under dogpile.cache's function keys, "<module>:<name>|<args>":
+	// "blog.store:Post|3". FuncName fixes the names: derived from the
+	// symbols they would be "main:(*slowStore).Post", and another package
+	// path under go test.
+	s.post = dogpile.Cache1(def, s.store.Post, dogpile.FuncName(funcModule, "Post"))
+	s.author = dogpile.Cache1(def, s.store.Author, dogpile.FuncName(funcModule, "Author"))
+	s.tagCounts = dogpile.Cache0(def, s.store.TagCounts, dogpile.FuncName(funcModule, "TagCounts"))
+
+	if err := s.parsePongo(); err != nil {
+		return nil, fmt.Errorf("pongo2 templates: %w", err)
+	}
+	if err := s.parseHTML(); err != nil {
+		return nil, fmt.Errorf("html/template templates: %w", err)
+	}
+	if err := s.checkFragments(); err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	s.routes(mux)
+	regions := make([]*dogpile.Region, 0, len(s.regions))
+	for _, name := range s.frags.RegionNames() {
+		r, _ := s.frags.Region(name)
+		regions = append(regions, r)
+	}
+	debug := mountDebug(mux, regions...)
+	s.pages = mux
+	s.handler = debug(s.requests.middleware(http.NewCrossOriginProtection().Handler(mux)))
+	return s, nil
+}
+
+// mountDebug is the one place where the request-scoped debug panel
+// (package debugpanel) is to be mounted: its http.Handler at /_dogpile/ on
+// mux, and its middleware around the whole site, which the returned
+// function applies (it wraps everything, the request log included). It gets
+// the site's regions for the panel's observation. It does nothing yet and
+// returns the handler unchanged.
+//
+// A dogpile.Observer can only be given to a region when it is created
+// (dogpile.WithObserver), and tmplcache.FromConfig creates these regions
+// without options; until it takes some, the panel's proxy backend can be
+// named in the settings instead: "cache.default.wrap = debugpanel".
+func mountDebug(mux *http.ServeMux, regions ...*dogpile.Region) func(http.Handler) http.Handler {
+	_, _ = mux, regions
+	return func(h http.Handler) http.Handler { return h }
+}
+
+// Handler returns the site's http.Handler.
+func (s *site) Handler() http.Handler { return s.handler }
+
+// Close closes the regions. Calls after the first do nothing.
+func (s *site) Close() error {
+	s.closeOnce.Do(func() {
+		if s.frags != nil {
+			s.closeErr = s.frags.Close()
+		}
+		s.closeErr = errors.Join(s.closeErr, s.closeOwned())
+	})
+	return s.closeErr
+}
+
+func (s *site) closeOwned() error {
+	var errs []error
+	for _, r := range s.owned {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// parsePongo parses the pongo2 pages from the embedded files, with the
+// functions their fragments call. Functions that query take the
+// *pongo2.ExecutionContext, which pongo2 passes implicitly, and ask
+// pongo2ext.RequestContext for the context to query with: inside a
+// {% cached %} block being rendered it is the rendering's context, which
+// outlives a request that goes away while others wait for the fragment.
+func (s *site) parsePongo() error {
+	dir, err := fs.Sub(files, "templates/pongo2")
+	if err != nil {
+		return err
+	}
+	set := pongo2.NewSet("site", pongo2.NewFSLoader(dir))
+	pongo2ext.Install(set, s.frags)
+	ctxOf := pongo2ext.RequestContext
+	set.Globals.Update(pongo2.Context{
+		"recent_posts": func(ec *pongo2.ExecutionContext, n int) ([]Post, error) {
+			return s.store.RecentPosts(ctxOf(ec), n)
+		},
+		"comments": func(ec *pongo2.ExecutionContext, id int) (string, error) {
+			n, err := s.store.CommentCount(ctxOf(ec), id)
+			return commentsText(n), err
+		},
+		"author_name": func(ec *pongo2.ExecutionContext, slug string) (string, error) {
+			a, err := s.author.Call(ctxOf(ec), slug)
+			return a.Name, err
+		},
+		"tag_cloud": func(ec *pongo2.ExecutionContext) ([]TagCount, error) {
+			return s.tagCounts.Call(ctxOf(ec))
+		},
+		"request_summary": func(ec *pongo2.ExecutionContext) string {
+			return requestStatsFrom(ctxOf(ec)).summary()
+		},
+		"stamp": stamp,
+	})
+	s.pongo = map[string]*pongo2.Template{}
+	for _, name := range pongoPages {
+		t, err := set.FromCache(name)
+		if err != nil {
+			return err
+		}
+		s.pongo[name] = t
+	}
+	return nil
+}
+
+// parseHTML parses the html/template set: the placeholder FuncMap before
+// parsing, Bind (with the sidebars in the "local" region) before the first
+// execution, and Check for `cached` calls outside HTML text.
+func (s *site) parseHTML() error {
+	t := template.New(htmlSet).Funcs(htmltmpl.FuncMap()).Funcs(template.FuncMap{
+		"stamp":    stamp,
+		"duration": formatDuration,
+	})
+	if _, err := t.ParseFS(files, "templates/html/*.html"); err != nil {
+		return err
+	}
+	err := htmltmpl.Bind(t, s.frags,
+		htmltmpl.Fragment("sidebar-recent", htmltmpl.Region("local")),
+		htmltmpl.Fragment("sidebar-tags", htmltmpl.Region("local")),
+	)
+	if err != nil {
+		return err
+	}
+	if problems := htmltmpl.Check(t); len(problems) > 0 {
+		return fmt.Errorf("%v", problems)
+	}
+	s.html = t
+	return nil
+}
+
+// commentsText says how many comments there are: "1 comment", "3 comments".
+func commentsText(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "comment", "comments")) }
+
+// stamp is the time a fragment was rendered, printed in each fragment: a
+// cached fragment keeps showing the time of its rendering.
+func stamp() string { return time.Now().Format("15:04:05.000") }
+
+// renderPongo executes a pongo2 page into a buffer, then writes it with
+// status; an error is logged and answered with a 500.
+func (s *site) renderPongo(w http.ResponseWriter, r *http.Request, status int, name string, data pongo2.Context) {
+	data["flash"] = s.flashes.pop(w, r)
+	var buf bytes.Buffer
+	if err := s.pongo[name].ExecuteWriterUnbuffered(pongo2ext.WithContext(r.Context(), data), &buf); err != nil {
+		s.fail(w, r, fmt.Errorf("%s: %w", name, err))
+		return
+	}
+	s.write(w, status, buf.Bytes())
+}
+
+// renderHTML executes an html/template page into a buffer, then writes it
+// with status. The page carries the request's context in its embedded
+// htmltmpl.Data.
+func (s *site) renderHTML(w http.ResponseWriter, r *http.Request, status int, name string, p htmlPage) {
+	p.Data = htmltmpl.Data{Ctx: r.Context()}
+	p.site = s
+	p.Flash = s.flashes.pop(w, r)
+	var buf bytes.Buffer
+	if err := s.html.ExecuteTemplate(&buf, name, p); err != nil {
+		s.fail(w, r, fmt.Errorf("%s: %w", name, err))
+		return
+	}
+	s.write(w, status, buf.Bytes())
+}
+
+func (s *site) write(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (s *site) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		s.log.Error("rendering failed", "path", r.URL.Path, "err", err)
+	}
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+}
