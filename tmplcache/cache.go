@@ -31,9 +31,10 @@ const DefaultPrefix = "tmpl"
 // of this process declared about their fragments. It is safe for
 // concurrent use.
 type Cache struct {
-	prefix string
-	roots  []string
-	owned  []*dogpile.Region // built by FromConfig, closed by Close
+	prefix     string
+	roots      []string
+	regionOpts []dogpile.Option  // for the regions FromConfig builds
+	owned      []*dogpile.Region // built by FromConfig, closed by Close
 
 	mu        sync.RWMutex
 	regions   map[string]*dogpile.Region // "" is the default
@@ -53,6 +54,12 @@ func WithPrefix(prefix string) Option { return func(c *Cache) { c.prefix = prefi
 // region="name").
 func WithRegion(name string, r *dogpile.Region) Option {
 	return func(c *Cache) { c.regions[name] = r }
+}
+
+// WithRegionOptions gives options to every region FromConfig builds, after
+// its name: an observer such as the debug panel's, WithFailOpen, a logger.
+func WithRegionOptions(opts ...dogpile.Option) Option {
+	return func(c *Cache) { c.regionOpts = append(c.regionOpts, opts...) }
 }
 
 // WithRoots names the directories templates are loaded from, so template
@@ -101,7 +108,7 @@ func FromConfig(config map[string]any, prefix string, opts ...Option) (*Cache, e
 	}
 	c := New(nil, opts...)
 	for _, name := range slices.Sorted(maps.Keys(names)) {
-		r := dogpile.NewRegion(dogpile.WithName(name))
+		r := dogpile.NewRegion(append([]dogpile.Option{dogpile.WithName(name)}, c.regionOpts...)...)
 		if err := r.ConfigureFromConfig(config, prefix+name+"."); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("tmplcache: region %q: %w", name, err)

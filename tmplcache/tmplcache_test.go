@@ -273,11 +273,18 @@ func TestFromConfig(t *testing.T) {
 		t.Errorf("unknown backend argument: %v", err)
 	}
 	delete(config, "cache.local.arguments.whatever")
-	c, err := tmplcache.FromConfig(config, "cache.")
+	var observed []string
+	obs := dogpile.ObserverFunc(func(_ context.Context, e dogpile.Event) { observed = append(observed, e.Region+" "+e.Op.String()) })
+	c, err := tmplcache.FromConfig(config, "cache.", tmplcache.WithRegionOptions(dogpile.WithObserver(obs)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	defer func() {
+		if want := "[local create local get_or_create]"; fmt.Sprint(observed) != want {
+			t.Errorf("regions built from the configuration observed %v, want %s", observed, want)
+		}
+	}()
 	if got := fmt.Sprint(c.RegionNames()); got != "[ local]" {
 		t.Errorf("regions %s", got)
 	}

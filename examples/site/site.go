@@ -8,12 +8,14 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/flosch/pongo2/v6"
 
+	"github.com/dogpilego/dogpile/debugpanel"
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/htmltmpl"
 	"github.com/dogpilego/dogpile/pongo2ext"
@@ -96,9 +98,12 @@ func newSite(cfg siteConfig) (_ *site, err error) {
 	}
 
 	// Regions. FromConfig builds one region per "cache.<name>.backend".
-	var opts []tmplcache.Option
+	// Every region reports to the debug panel, and fails open: with Redis
+	// or Memcached down, pages are rendered uncached instead of failing.
+	regionOpts := []dogpile.Option{dogpile.WithObserver(debugpanel.Observer{}), dogpile.WithFailOpen()}
+	opts := []tmplcache.Option{tmplcache.WithRegionOptions(regionOpts...)}
 	if _, ok := settings[settingsPrefix+"local.backend"]; !ok {
-		local := dogpile.NewRegion(dogpile.WithName("local"))
+		local := dogpile.NewRegion(append([]dogpile.Option{dogpile.WithName("local")}, regionOpts...)...)
 		if err := local.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Minute}); err != nil {
 			return nil, err
 		}
@@ -153,31 +158,32 @@ func newSite(cfg siteConfig) (_ *site, err error) {
 
 	mux := http.NewServeMux()
 	s.routes(mux)
-	regions := make([]*dogpile.Region, 0, len(s.regions))
-	for _, name := range s.frags.RegionNames() {
-		r, _ := s.frags.Region(name)
-		regions = append(regions, r)
-	}
-	debug := mountDebug(mux, regions...)
+	debug := mountDebug(mux)
 	s.pages = mux
 	s.handler = debug(s.requests.middleware(http.NewCrossOriginProtection().Handler(mux)))
 	return s, nil
 }
 
-// mountDebug is the one place where the request-scoped debug panel
-// (package debugpanel) is to be mounted: its http.Handler at /_dogpile/ on
-// mux, and its middleware around the whole site, which the returned
-// function applies (it wraps everything, the request log included). It gets
-// the site's regions for the panel's observation. It does nothing yet and
-// returns the handler unchanged.
-//
-// A dogpile.Observer can only be given to a region when it is created
-// (dogpile.WithObserver), and tmplcache.FromConfig creates these regions
-// without options; until it takes some, the panel's proxy backend can be
-// named in the settings instead: "cache.default.wrap = debugpanel".
-func mountDebug(mux *http.ServeMux, regions ...*dogpile.Region) func(http.Handler) http.Handler {
-	_, _ = mux, regions
-	return func(h http.Handler) http.Handler { return h }
+// mountDebug mounts the request-scoped debug panel at /_dogpile/ on mux
+// and returns its middleware, which records the cache operations of every
+// request the site serves (the regions report to it through their
+// debugpanel.Observer). The panel shows paths and cache keys, never values;
+// it answers only requests from the loopback interface, the demo's stand-in
+// for the authentication a real deployment would put in Guard.
+func mountDebug(mux *http.ServeMux) func(http.Handler) http.Handler {
+	panel := debugpanel.New(debugpanel.Options{Guard: fromLoopback})
+	mux.Handle(debugpanel.DefaultPrefix+"/", panel)
+	return panel.Middleware
+}
+
+// fromLoopback reports whether r came from this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Handler returns the site's http.Handler.
