@@ -108,7 +108,9 @@ func WithMultiKeyGenerator(g MultiKeyGenerator) FuncOption {
 // the name from the function's symbol. Give it to anonymous functions,
 // whose compiler-chosen names ("Outer.func2") change when code around them
 // does, and to functions whose keys must stay put when they are renamed or
-// moved, or must match keys written by another process.
+// moved, or must match keys written by another process. Functions of
+// package main need it too: their package path is "main" under go run and
+// go build, but the command's import path under go test.
 func FuncName(pkg, name string) FuncOption {
 	return func(c *funcConfig) {
 		c.info.Package, c.info.Name, c.named = pkg, name, true

@@ -69,8 +69,11 @@ func WithContext(ctx context.Context, data pongo2.Context) pongo2.Context {
 
 // RequestContext returns the context.Context a {% cached %} block would
 // use in ec: the one of the enclosing cached block being rendered, else
-// the one given with WithContext, else context.Background(). It is meant
-// for other custom tags.
+// the one given with WithContext, else context.Background(). Custom tags
+// use it, and so do template functions: a function whose first parameter
+// is *pongo2.ExecutionContext receives it from pongo2, and should query
+// its data with RequestContext(ec), so that a cancelled request stops its
+// queries and a block's nested fragments see their chain.
 func RequestContext(ec *pongo2.ExecutionContext) context.Context { return requestContext(ec) }
 
 func requestContext(ec *pongo2.ExecutionContext) context.Context {

@@ -22,4 +22,9 @@
 // make_template_fragment_key, Rails' expire_fragment). Rendering goes
 // through the region's GetOrCreate, so a fragment that expires under load
 // is rendered once while the other requests get the previous HTML.
+//
+// Invalidating by deleting leaves a window: a render that read its data
+// before a save and stores its HTML after the delete keeps the old HTML
+// until it expires. Where that matters, vary on a version of the data (an
+// updated-at time, a revision), so a save moves to a new key instead.
 package tmplcache
