@@ -1,0 +1,21 @@
+package dogpiletest_test
+
+import (
+	"testing"
+
+	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/dogpiletest"
+)
+
+// A backend's tests run the suite with a function that builds a fresh
+// backend; here the memory backend, in a test of the backend's package:
+//
+//	func TestConformance(t *testing.T) { ... }
+func Example() {
+	conformance := func(t *testing.T) {
+		dogpiletest.TestBackend(t, dogpiletest.Options{
+			New: func(t *testing.T) dogpile.Backend { return dogpile.NewMemoryBackend() },
+		})
+	}
+	_ = conformance
+}
