@@ -29,7 +29,10 @@
 //     misses, zero values (0, "", false, empty slices and maps, nil) that
 //     are stored and found, get-or-create and its multi form, ShouldCache,
 //     creator errors that are returned and not cached, expiry on a fake
-//     clock, KeyIsLocked, and nested get-or-create on another key.
+//     clock, KeyIsLocked, nested get-or-create on another key, and
+//     invalidation shared through the backend (dogpile.SharedInvalidation)
+//     by two regions on two backends from Options.New, skipped when those
+//     do not share their storage.
 //   - Concurrency: 100 callers of one missing key share one creation, and
 //     while an expired key is regenerated the other callers get the stale
 //     value at once.

@@ -34,6 +34,7 @@ var regionTests = []test{
 	{"Expiry", anyKind, testRegionExpiry},
 	{"KeyIsLocked", anyKind, testRegionKeyIsLocked},
 	{"NestedGetOrCreate", anyKind, testRegionNestedGetOrCreate},
+	{"SharedInvalidation", anyKind, testRegionSharedInvalidation},
 }
 
 // plainRegion returns a region without expiry.
@@ -525,5 +526,61 @@ func testRegionNestedGetOrCreate(e *env) {
 		if err != nil || got != "foobar" {
 			e.t.Errorf("nested GetOrCreate = %#v, %v; want %q", got, err, "foobar")
 		}
+	}
+}
+
+// testRegionSharedInvalidation: two regions on two backends from New (two
+// clients of one server, as two processes have) share their invalidation
+// times through the backend with dogpile.SharedInvalidation, so a hard
+// invalidation in one retires the values the other reads once its view of
+// the times is older than Refresh. Backends from New that do not share
+// their storage (in-memory ones) skip it.
+func testRegionSharedInvalidation(e *env) {
+	other := e.opts.New(e.t)
+	probe := e.key("probe")
+	e.set(e.plainRegion(), probe, "shared?")
+	if _, ok, err := e.regionOn(other, dogpile.Config{}).Get(e.ctx, probe); err != nil || !ok {
+		e.t.Skipf("two backends from Options.New do not share their storage (%v): nothing to share invalidation through", err)
+	}
+
+	clk := newClock()
+	inv := e.prefix + "invalidation"
+	e.key("invalidation:hard")
+	e.key("invalidation:soft")
+	region := func(b dogpile.Backend) *dogpile.Region {
+		return e.regionOn(b, dogpile.Config{
+			ExpirationTime: expiration,
+			Invalidator:    &dogpile.SharedInvalidation{Key: inv, Refresh: time.Second},
+		}, dogpile.WithClock(clk.Now))
+	}
+	a, z := region(e.b), region(other)
+	k := e.key("value")
+	e.set(a, k, "before")
+	e.wantString(z, k, ptr("before"))
+
+	clk.Advance(time.Millisecond) // invalidation retires values strictly older
+	if err := a.Invalidate(e.ctx, true); err != nil {
+		e.t.Fatalf("Invalidate: %v", err)
+	}
+	e.wantString(a, k, nil)
+	clk.Advance(2 * time.Second) // the other region's view is now stale
+	deadline := time.Now().Add(waitLimit)
+	for {
+		_, ok, err := z.Get(e.ctx, k)
+		if err != nil {
+			e.t.Fatalf("Get in the other region: %v", err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the other region still reads the invalidated value after %v", waitLimit)
+		}
+		time.Sleep(time.Millisecond) // its refresh runs in the background
+	}
+	// The value is still there for IgnoreExpiration: invalidation deletes
+	// nothing.
+	if !e.opts.Evicts {
+		e.wantString(z, k, ptr("before"), dogpile.IgnoreExpiration())
 	}
 }
