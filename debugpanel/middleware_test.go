@@ -245,6 +245,12 @@ func TestHijackThroughMiddleware(t *testing.T) {
 	if string(body) != "hijacked" {
 		t.Errorf("body %q", body)
 	}
+	// The client has its response before the handler returns, and the
+	// middleware keeps the request when it does.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(panel.Requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if reqs := panel.Requests(); len(reqs) != 1 || reqs[0].Status != http.StatusSwitchingProtocols {
 		t.Errorf("hijacked request kept as %+v", reqs)
 	}

@@ -103,7 +103,9 @@ func parseArguments(f flavor, args dogpile.Arguments) (*config, error) {
 		return nil, invalid(f, "lock_sleep", lc.sleep, "must not be negative")
 	}
 	lc.sleep = max(lc.sleep, time.Millisecond)
-	lc.blockingTimeout = p.Seconds("lock_blocking_timeout", lc.timeout)
+	// By default a waiter outlasts a held lock by one polling pause, so its
+	// last attempt comes after the lock's TTL ran out.
+	lc.blockingTimeout = p.Seconds("lock_blocking_timeout", lc.timeout+max(MaxLockSleep, lc.sleep))
 	if lc.blockingTimeout < 0 {
 		return nil, invalid(f, "lock_blocking_timeout", lc.blockingTimeout, "must not be negative")
 	}

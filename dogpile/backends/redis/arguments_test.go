@@ -300,13 +300,13 @@ func TestArgumentsLock(t *testing.T) {
 	if b.lock == nil || b.Mutex("k") == nil {
 		t.Fatal("distributed_lock true: no lock")
 	}
-	if *b.lock != (lockConfig{prefix: "_lock", timeout: DefaultLockTimeout, sleep: DefaultLockSleep, blocking: true, blockingTimeout: DefaultLockTimeout}) {
+	if *b.lock != (lockConfig{prefix: "_lock", timeout: DefaultLockTimeout, sleep: DefaultLockSleep, blocking: true, blockingTimeout: DefaultLockTimeout + MaxLockSleep}) {
 		t.Errorf("default lock configuration %+v", *b.lock)
 	}
 	b = open(t, Name, dogpile.Arguments{
 		"distributed_lock": true, "lock_timeout": 2.5, "lock_sleep": 0.05, "lock_blocking": false, "lock_prefix": "_lok.",
 	})
-	if *b.lock != (lockConfig{prefix: "_lok.", timeout: 2500 * time.Millisecond, sleep: 50 * time.Millisecond, blocking: false, blockingTimeout: 2500 * time.Millisecond}) {
+	if *b.lock != (lockConfig{prefix: "_lok.", timeout: 2500 * time.Millisecond, sleep: 50 * time.Millisecond, blocking: false, blockingTimeout: 2500*time.Millisecond + MaxLockSleep}) {
 		t.Errorf("lock configuration %+v", *b.lock)
 	}
 	b = open(t, Name, dogpile.Arguments{"distributed_lock": true, "lock_timeout": 0, "lock_blocking_timeout": 0.3})

@@ -68,7 +68,8 @@
 //   - a waiting Acquire polls with jittered exponential backoff from
 //     lock_sleep up to MaxLockSleep, stops when the caller's context ends,
 //     and gives up with ErrLockTimeout after lock_blocking_timeout
-//     (lock_timeout by default, by when a held lock has expired);
+//     (by default lock_timeout plus one polling pause: by then a held
+//     lock has expired and the waiter has tried once more);
 //   - a lock that expired before its holder released it is reported with
 //     dogpile.ErrLockLost, which regions log; the created value is kept.
 //
@@ -100,7 +101,7 @@
 //	lock_timeout             30 s                  the lock's TTL (DefaultLockTimeout)
 //	lock_sleep               0.1 s                 first pause of a waiting Acquire (DefaultLockSleep), doubling to 1 s
 //	lock_blocking            true                  false: a waiting Acquire makes one attempt, then fails with ErrLockTimeout
-//	lock_blocking_timeout    lock_timeout          how long a waiting Acquire tries before ErrLockTimeout
+//	lock_blocking_timeout    lock_timeout + 1 s    how long a waiting Acquire tries before ErrLockTimeout
 //	lock_prefix              "_lock"               lock key prefix; must match ^[\w\-\.\:]{2,10}$
 //	sentinels                required (sentinel)   "host:port" strings, [host, port] pairs or "h1:p1, h2:p2"; port 26379 by default
 //	service_name             "mymaster"            the master's name at the sentinels

@@ -33,8 +33,8 @@ const (
 
 // ErrLockTimeout is wrapped by the error of an Acquire that waited and
 // did not get the lock: lock_blocking_timeout passed (by default
-// lock_timeout, after which a held lock has expired), or lock_blocking is
-// false and the lock was held.
+// lock_timeout plus one polling pause, by when a held lock has expired),
+// or lock_blocking is false and the lock was held.
 var ErrLockTimeout = fmt.Errorf("dogpile/redis: %w", dogpile.ErrLockTimeout)
 
 // lockConfig holds the lock arguments.
