@@ -13,9 +13,11 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,7 +184,7 @@ func (t *creation) do(ctx context.Context) ([]CachedValue, []Result, error) {
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortFunc(order, func(a, b int) int { return compareStrings(t.mangled[a], t.mangled[b]) })
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(t.mangled[a], t.mangled[b]) })
 		for _, i := range order {
 			m := st.locker.Mutex(t.mangled[i])
 			if m == nil {
@@ -359,22 +361,12 @@ func (t *creation) release(m Mutex, key string) {
 	defer cancel()
 	if err := m.Release(ctx); err != nil {
 		level := "dogpile: releasing lock failed"
-		if errorsIsLockLost(err) {
+		if errors.Is(err, ErrLockLost) {
 			level = "dogpile: lock expired before the creator finished; value kept"
 		}
 		t.r.logger.Warn(level, "region", t.r.name, "key", key, "err", err)
 		t.r.observeErr(t.ctx, t.st, OpLockWait, []string{key}, err)
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // GetOrCreate returns the value under key, calling creator to make it when

@@ -2,7 +2,6 @@ package dogpile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -785,6 +784,3 @@ func (r *Region) observeErr(ctx context.Context, st *regionState, op Op, keys []
 	}
 	r.observeN(ctx, st, op, keys, nil, time.Now(), -1, err)
 }
-
-// errorsIsLockLost reports a lost distributed lock.
-func errorsIsLockLost(err error) bool { return errors.Is(err, ErrLockLost) }
