@@ -15,20 +15,7 @@ import (
 // it is over the compaction threshold and less than half live; Compact is
 // for doing it at a chosen time.
 func (b *Backend) Compact(ctx context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
-	}
-	unlock, err := b.lockRW(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if _, err := b.refresh(true); err != nil {
-		return err
-	}
-	return b.compact()
+	return b.exclusive(ctx, b.compact)
 }
 
 // compact writes the live records to a temporary file in the store's

@@ -167,6 +167,12 @@ func checkSizes(key string, value []byte) error {
 // read-write lock, after bringing the index up to date; build sees the
 // current index. The records' value offsets are filled in here.
 func (b *Backend) modify(ctx context.Context, build func(buf []byte) ([]byte, []record)) error {
+	return b.exclusive(ctx, func() error { return b.appendRecords(build) })
+}
+
+// exclusive runs f under mu and the exclusive read-write lock, after
+// bringing the index up to date.
+func (b *Backend) exclusive(ctx context.Context, f func() error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -180,6 +186,12 @@ func (b *Backend) modify(ctx context.Context, build func(buf []byte) ([]byte, []
 	if _, err := b.refresh(true); err != nil {
 		return err
 	}
+	return f()
+}
+
+// appendRecords writes the records build returns at the end of the store and
+// indexes them; the caller holds the exclusive lock.
+func (b *Backend) appendRecords(build func(buf []byte) ([]byte, []record)) error {
 	buf, recs := build(b.wbuf[:0])
 	if cap(buf) <= 64<<10 {
 		b.wbuf = buf[:0]
