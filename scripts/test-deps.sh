@@ -57,8 +57,20 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 
 echo "test-deps: installing ${missing[*]}"
-$SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+# A mirror's hiccup must not fail the run: each step is tried three times.
+retry() {
+	local attempt
+	for attempt in 1 2 3; do
+		if "$@"; then
+			return 0
+		fi
+		echo "test-deps: attempt $attempt of '$*' failed" >&2
+		sleep $((attempt * 5))
+	done
+	return 1
+}
+retry $SUDO apt-get update
+retry env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 
 # The packages start system services on install; stop them so nothing
 # listens on the default ports while tests run.
