@@ -70,7 +70,7 @@ retry() {
 	return 1
 }
 retry $SUDO apt-get update
-retry env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+retry $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 
 # The packages start system services on install; stop them so nothing
 # listens on the default ports while tests run.
