@@ -156,12 +156,14 @@ func parseMetadata(b []byte) (Metadata, bool) {
 		if !isCT && !s.consumeString(`"v"`) || !s.consume(':') {
 			return Metadata{}, false
 		}
+		// string(...) of a call argument that does not escape stays on
+		// the stack: no allocation per number.
 		switch {
 		case isCT && !seenCT:
-			ct, err = strconv.ParseFloat(s.number(), 64)
+			ct, err = strconv.ParseFloat(string(s.number()), 64)
 			seenCT = true
 		case !isCT && !seenV:
-			v, err = strconv.ParseInt(s.number(), 10, 32)
+			v, err = strconv.ParseInt(string(s.number()), 10, 32)
 			seenV = true
 		default: // a repeated key: leave it to encoding/json
 			return Metadata{}, false
@@ -215,18 +217,18 @@ func (s *metaScanner) consumeString(lit string) bool {
 	return false
 }
 
-// number returns the JSON number at the current position, or "" (which no
-// strconv function accepts) when there is none.
-func (s *metaScanner) number() string {
+// number returns the JSON number at the current position, or nothing
+// (which no strconv function accepts) when there is none.
+func (s *metaScanner) number() []byte {
 	s.space()
 	j := s.i
 	for s.i < len(s.b) && strings.IndexByte("+-.0123456789eE", s.b[s.i]) >= 0 {
 		s.i++
 	}
 	if !isJSONNumber(s.b[j:s.i]) { // JSON is stricter than strconv: no "+1", no "01"
-		return ""
+		return nil
 	}
-	return string(s.b[j:s.i])
+	return s.b[j:s.i]
 }
 
 // isJSONNumber reports whether b is a number of JSON's grammar:
