@@ -418,17 +418,19 @@ type probe struct {
 	ok       bool
 	err      error
 	snapshot uint64
+	start    time.Time // for observers; zero when nobody observes
 }
 
 // lookupFresh is the typed hit path: one backend read, no lock and, on a
-// ValueBackend, no allocation. done reports that v and err are the answer;
-// otherwise p holds what was read, for createAfter. Observed regions take
-// the general path, which reports every outcome.
+// ValueBackend, no allocation when nobody observes the call. done reports
+// that v and err are the answer; otherwise p holds what was read, for
+// createAfter.
 func lookupFresh[T any](ctx context.Context, r *Region, c *callConfig, key string, p *probe) (v T, done bool, err error) {
 	st := r.state.Load()
-	if st == nil || r.observing(ctx) {
+	if st == nil {
 		return v, false, nil
 	}
+	p.start = r.observeStart(ctx)
 	p.st, p.snapshot, p.mangled = st, r.completions.Load(), r.mangle(key)
 	if st.values != nil { // read directly: one copy of the value fewer
 		p.cv, p.ok, p.err = st.values.Get(ctx, p.mangled)
@@ -437,6 +439,9 @@ func lookupFresh[T any](ctx context.Context, r *Region, c *callConfig, key strin
 	}
 	if p.err == nil && r.classify(st, c, p.cv, p.ok) == fresh {
 		v, err = decodeAs[T](r, p.cv)
+		if !p.start.IsZero() {
+			r.observe1(ctx, st, OpGetOrCreate, key, ResultHit, p.start, p.cv.Size(), nil)
+		}
 		return v, true, err
 	}
 	return v, false, nil
@@ -453,8 +458,7 @@ func createAfter[T any](ctx context.Context, r *Region, c *callConfig, key strin
 	if p.st == nil {
 		cv, err = r.getOrCreate(ctx, key, creator, c)
 	} else {
-		// Not observed: lookupFresh hands observed calls to getOrCreate.
-		cv, err = r.getOrCreateSlow(ctx, p.st, key, p.mangled, p.cv, p.ok, p.err, p.snapshot, creator, c, time.Time{})
+		cv, err = r.getOrCreateSlow(ctx, p.st, key, p.mangled, p.cv, p.ok, p.err, p.snapshot, creator, c, p.start)
 	}
 	if err != nil {
 		var zero T

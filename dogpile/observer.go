@@ -68,7 +68,9 @@ func (r Result) String() string {
 	return "unknown"
 }
 
-// Event describes one operation of a region.
+// Event describes one operation of a region. Its Keys and Results slices
+// may be shared with other events: observers must not modify them, and
+// must copy what they keep after Observe returns.
 type Event struct {
 	Region   string        // the region's name
 	Backend  string        // the backend's registered name, or its Go type

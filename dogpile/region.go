@@ -757,8 +757,13 @@ func (r *Region) observe1(ctx context.Context, st *regionState, op Op, key strin
 	if !r.observing(ctx) {
 		return
 	}
-	r.observeN(ctx, st, op, []string{key}, []Result{res}, start, size, err)
+	r.observeN(ctx, st, op, []string{key}, oneResult[res:res+1], start, size, err)
 }
+
+// oneResult holds every Result once: oneResult[r:r+1] is a one-element
+// Results slice that costs no allocation (Event documents that observers
+// must not modify it).
+var oneResult = [...]Result{ResultNone, ResultHit, ResultStale, ResultMiss, ResultCreated, ResultWaited, ResultError}
 
 func (r *Region) observeN(ctx context.Context, st *regionState, op Op, keys []string, results []Result, start time.Time, size int, err error) {
 	if !r.observing(ctx) {

@@ -684,3 +684,23 @@ func TestCreationEventReportsBytesWritten(t *testing.T) {
 		t.Errorf("events %v, want %s", sizes, want)
 	}
 }
+
+func TestObservedTypedHitStaysOnTheFastPath(t *testing.T) {
+	ctx := context.Background()
+	var hits int
+	obs := dogpile.ObserverFunc(func(_ context.Context, e dogpile.Event) {
+		if e.Op == dogpile.OpGetOrCreate && e.Results[0] == dogpile.ResultHit {
+			hits++
+		}
+	})
+	r := newRegion(t, dogpile.NewMemoryBackend(), time.Hour, dogpile.WithObserver(obs))
+	creator := func(context.Context) (int, error) { return 1, nil }
+	_, _ = dogpile.GetOrCreate(ctx, r, "k", creator)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = dogpile.GetOrCreate(ctx, r, "k", creator) })
+	if allocs > 1 {
+		t.Errorf("an observed typed hit allocates %v times, want at most 1 (the event's key slice)", allocs)
+	}
+	if hits != 101 {
+		t.Errorf("observer saw %d hits, want 101", hits)
+	}
+}
