@@ -60,12 +60,7 @@ func (s *site) lookupPost(w http.ResponseWriter, r *http.Request) (Post, bool) {
 		return Post{}, false
 	}
 	p, err := s.post.Call(r.Context(), id)
-	switch {
-	case errors.Is(err, errNotFound):
-		s.notFound(w, r, "There is no such post.")
-		return Post{}, false
-	case err != nil:
-		s.fail(w, r, err)
+	if s.failed(w, r, err, "There is no such post.") {
 		return Post{}, false
 	}
 	return p, true
@@ -88,12 +83,7 @@ func (s *site) editForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.store.Post(r.Context(), id)
-	switch {
-	case errors.Is(err, errNotFound):
-		s.notFound(w, r, "There is no such post.")
-		return
-	case err != nil:
-		s.fail(w, r, err)
+	if s.failed(w, r, err, "There is no such post.") {
 		return
 	}
 	s.renderEdit(w, r, http.StatusOK, p, editValues{Title: p.Title, Body: p.Body, Tags: strings.Join(p.Tags, ", ")}, nil)
@@ -138,12 +128,7 @@ func (s *site) savePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before, after, err := s.store.UpdatePost(r.Context(), id, edit)
-	switch {
-	case errors.Is(err, errNotFound):
-		s.notFound(w, r, "There is no such post.")
-		return
-	case err != nil:
-		s.fail(w, r, err)
+	if s.failed(w, r, err, "There is no such post.") {
 		return
 	}
 	done, err := s.invalidatePost(r.Context(), before, after)
@@ -215,12 +200,7 @@ func (s *site) tagPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *site) authorPage(w http.ResponseWriter, r *http.Request) {
 	a, err := s.author.Call(r.Context(), r.PathValue("slug"))
-	switch {
-	case errors.Is(err, errNotFound):
-		s.notFound(w, r, "There is no such author.")
-		return
-	case err != nil:
-		s.fail(w, r, err)
+	if s.failed(w, r, err, "There is no such author.") {
 		return
 	}
 	s.renderHTML(w, r, http.StatusOK, "author", htmlPage{Title: a.Name, Author: a})
@@ -340,4 +320,18 @@ func (c cardData) Comments() (string, error) {
 func (c cardData) AuthorName() (string, error) {
 	a, err := c.site.author.Call(c.Context(), c.Post.Author)
 	return a.Name, err
+}
+
+// failed answers an error from the store: 404 with missing for
+// errNotFound, 500 for anything else. It reports whether it answered.
+func (s *site) failed(w http.ResponseWriter, r *http.Request, err error, missing string) bool {
+	switch {
+	case errors.Is(err, errNotFound):
+		s.notFound(w, r, missing)
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		return false
+	}
+	return true
 }
