@@ -7,6 +7,7 @@ import (
 
 	"github.com/dogpilego/dogpile/debugpanel"
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/metrics"
 )
 
@@ -32,7 +33,7 @@ func requestLike(b *testing.B) context.Context {
 //	panel,no-recorder           the Observer, recorders in use elsewhere (a
 //	                            debugging process), none in this context
 //	panel,recorder              recording (the debugging case)
-//	metrics+panel,no-recorder   both observers, through MultiObserver
+//	metrics+panel,no-recorder   both observers, through observe.Multi
 //
 // ",request-ctx" variants use a context as deep as a request's. The
 // first three must be within noise of each other.
@@ -96,6 +97,6 @@ func BenchmarkRegionHit(b *testing.B) {
 	})
 	b.Run("metrics+panel,no-recorder,request-ctx", func(b *testing.B) {
 		debugpanel.SetRecording(true)
-		hit(b, region(b, dogpile.WithObserver(dogpile.MultiObserver(metrics.New(), debugpanel.Observer{}))), requestLike(b))
+		hit(b, region(b, dogpile.WithObserver(observe.Multi(metrics.New(), debugpanel.Observer{}))), requestLike(b))
 	})
 }

@@ -9,15 +9,17 @@
 // net/http. Two sources record into the Recorder of the context of each
 // cache call:
 //
-//   - Observer, a dogpile.Observer installed on regions with
-//     dogpile.WithObserver (combined with others by dogpile.MultiObserver).
-//     It hears every region operation with its per-key results (hit, stale,
-//     miss, created, waited, error), the creations and lock waits it caused,
-//     and, for template fragments, the template and fragment name
-//     (tmplcache.FragmentFromContext). It is enabled only for calls whose
-//     context carries a Recorder, so elsewhere it costs one context lookup
-//     and a hit keeps the region's allocation-free path.
-//   - ProxyBackend, a proxy backend registered as "debugpanel" for regions
+//   - Observer, an observe.Observer installed on regions with
+//     dogpile.WithObserver (combined with others by observe.Multi). It
+//     hears every region operation with its per-key results (hit, stale,
+//     miss, created, waited, error), the creations and lock waits it
+//     caused, the region's invalidations, and, for template fragments, the
+//     template and fragment name (tmplcache.FragmentFromContext). It is
+//     enabled only for calls whose context carries a Recorder, so elsewhere
+//     it costs one context lookup and a hit keeps the region's
+//     allocation-free path.
+//   - ProxyBackend, a proxy backend (built on driver.ProxyBackend)
+//     registered with pyconfig.RegisterProxy as "debugpanel" for regions
 //     configured from files ("cache.pages.wrap = debugpanel"): it records
 //     the calls the region makes to its backend, as the Python package's
 //     LoggingProxy does.

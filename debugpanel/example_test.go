@@ -13,6 +13,7 @@ import (
 
 	"github.com/dogpilego/dogpile/debugpanel"
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 )
 
 // A Recorder in a context collects the operations of the calls made with
@@ -28,7 +29,7 @@ func ExampleRecorder() {
 	load := func(context.Context) (string, error) { return "ann", nil }
 	_, _ = dogpile.GetOrCreate(ctx, region, "user:1", load) // created
 	_, _ = dogpile.GetOrCreate(ctx, region, "user:1", load) // hit
-	_, _, _ = region.GetMulti(ctx, []string{"user:1", "user:2", "user:3"})
+	_, _ = dogpile.GetMulti[string](ctx, region, []string{"user:1", "user:2", "user:3"})
 
 	st := rec.Stats()
 	fmt.Printf("%d ops: %d hits, %d misses, %d created\n", st.Ops, st.Hits, st.Misses, st.Created)

@@ -73,7 +73,7 @@ func TestServerTiming(t *testing.T) {
 	cacheCalls := func(req *http.Request) {
 		_, _ = dogpile.GetOrCreate(req.Context(), r, "warm", constant(1))               // hit
 		_, _ = dogpile.GetOrCreate(req.Context(), r, "cold-"+req.URL.Path, constant(2)) // created
-		_, _, _ = r.GetMulti(req.Context(), []string{"warm", "none"})                   // hit, miss
+		_, _ = dogpile.GetMulti[int](req.Context(), r, []string{"warm", "none"})        // hit, miss
 	}
 	flushed := make(chan struct{})
 	handlers := map[string]http.HandlerFunc{
@@ -98,7 +98,7 @@ func TestServerTiming(t *testing.T) {
 				t.Error("the flushed part never reached the client")
 			}
 			// Too late for the header; the panel still has it.
-			_, _, _ = r.Get(req.Context(), "after-flush")
+			_, _, _ = dogpile.Get[any](req.Context(), r, "after-flush")
 			_, _ = io.WriteString(w, "second\n")
 		},
 		"/flusher": func(w http.ResponseWriter, req *http.Request) {
@@ -260,7 +260,7 @@ func TestPanickingHandlerIsKept(t *testing.T) {
 	r := observedRegion(t, "panics", "dogpile.cache.memory")
 	panel := debugpanel.New(debugpanel.Options{})
 	srv := httptest.NewUnstartedServer(panel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _, _ = r.Get(req.Context(), "before-panic")
+		_, _, _ = dogpile.Get[any](req.Context(), r, "before-panic")
 		panic("handler bug")
 	})))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)

@@ -3,13 +3,13 @@ package debugpanel
 import (
 	"context"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
 
 // Observer records region operations into the Recorder of the call's
 // context. Install it on regions with dogpile.WithObserver (with others,
-// through dogpile.MultiObserver):
+// through observe.Multi):
 //
 //	region := dogpile.NewRegion(dogpile.WithName("pages"), dogpile.WithObserver(debugpanel.Observer{}))
 //
@@ -26,10 +26,14 @@ func (Observer) Enabled(ctx context.Context) bool {
 
 // Observe records e into the Recorder of ctx, with the template fragment
 // that made the call, if any.
-func (Observer) Observe(ctx context.Context, e dogpile.Event) {
+func (Observer) Observe(ctx context.Context, e observe.Event) {
 	rec := FromContext(ctx)
 	if rec == nil {
 		return
+	}
+	start := rec.Elapsed() - e.Duration
+	if !e.Start.IsZero() {
+		start = e.Start.Sub(rec.start)
 	}
 	op := Operation{
 		Layer:    LayerRegion,
@@ -39,7 +43,7 @@ func (Observer) Observe(ctx context.Context, e dogpile.Event) {
 		Keys:     e.Keys,
 		Results:  e.Results,
 		KeyCount: len(e.Keys),
-		Start:    max(rec.Elapsed()-e.Duration, 0),
+		Start:    max(start, 0),
 		Duration: e.Duration,
 		Size:     e.Size,
 	}
@@ -55,4 +59,4 @@ func (Observer) Observe(ctx context.Context, e dogpile.Event) {
 	rec.Record(op)
 }
 
-var _ dogpile.Observer = Observer{}
+var _ observe.Observer = Observer{}

@@ -388,3 +388,51 @@ func TestCustomSkip(t *testing.T) {
 		t.Errorf("recorder seen %v, %d kept", sawRecorder, len(panel.Requests()))
 	}
 }
+
+func TestInvalidationOnPage(t *testing.T) {
+	r := observedRegion(t, "purged", "dogpile.cache.memory")
+	panel := debugpanel.New(debugpanel.Options{})
+	mux := http.NewServeMux()
+	mux.Handle("/_dogpile/", panel)
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		if err := r.Invalidate(req.Context(), true); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	srv := httptest.NewServer(panel.Middleware(mux))
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	get("/")
+	page := get("/_dogpile/requests/1")
+	for _, want := range []string{`<span class="op">invalidate</span>`, "every key of the region", "<td>purged</td>", `class="r-none"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("detail page lacks %s", want)
+		}
+	}
+	var req struct {
+		Operations []struct {
+			Op       string   `json:"op"`
+			Keys     []string `json:"keys"`
+			Results  []string `json:"results"`
+			KeyCount int      `json:"key_count"`
+		} `json:"operations"`
+	}
+	if err := json.Unmarshal([]byte(get("/_dogpile/requests/1.json")), &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Operations) != 1 || req.Operations[0].Op != "invalidate" || req.Operations[0].Keys == nil ||
+		len(req.Operations[0].Keys) != 0 || req.Operations[0].Results == nil || req.Operations[0].KeyCount != 0 {
+		t.Errorf("JSON operations %+v", req.Operations)
+	}
+}

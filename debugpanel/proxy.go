@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/observe"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 )
 
 // ProxyName is the name the proxy backend is registered under, for
@@ -13,24 +15,14 @@ import (
 const ProxyName = "debugpanel"
 
 func init() {
-	dogpile.RegisterProxy(ProxyName, Proxy)
+	pyconfig.RegisterProxy(ProxyName, Proxy)
 }
 
-// Proxy wraps next in a ProxyBackend: a dogpile.Proxy for Config.Wrap, also
-// registered as "debugpanel" for the "wrap" configuration key.
-func Proxy(next dogpile.Backend) dogpile.Backend {
-	return &ProxyBackend{ProxyBackend: dogpile.ProxyBackend{Next: next}, backend: backendName(next)}
-}
-
-// backendName is the Go type of the innermost backend.
-func backendName(b dogpile.Backend) string {
-	for {
-		p, ok := b.(interface{ Proxied() dogpile.Backend })
-		if !ok || p.Proxied() == nil {
-			return fmt.Sprintf("%T", b)
-		}
-		b = p.Proxied()
-	}
+// Proxy wraps next in a ProxyBackend: a driver.Proxy for Config.Wrap, also
+// registered with pyconfig.RegisterProxy as "debugpanel" for the "wrap"
+// configuration key.
+func Proxy(next driver.Backend) driver.Backend {
+	return &ProxyBackend{ProxyBackend: driver.ProxyBackend{Next: next}, backend: fmt.Sprintf("%T", driver.Unwrap(next))}
 }
 
 // ProxyBackend records the calls a region makes to its backend into the
@@ -47,88 +39,79 @@ func backendName(b dogpile.Backend) string {
 // as stored, metadata included, for byte backends; unknown for backends
 // keeping Go values.
 type ProxyBackend struct {
-	dogpile.ProxyBackend
+	driver.ProxyBackend
 	backend string
 }
 
-func (p *ProxyBackend) record(rec *Recorder, op string, keys []string, res []dogpile.Result, start time.Time, size int, err error) {
-	d := time.Since(start)
+func (p *ProxyBackend) record(rec *Recorder, op observe.Op, keys []string, res []observe.Result, start time.Time, size int, err error) {
 	o := Operation{
-		Layer: LayerBackend, Backend: p.backend, Op: op, Keys: keys, Results: res,
-		KeyCount: len(keys), Start: max(rec.Elapsed()-d, 0), Duration: d, Size: size,
+		Layer: LayerBackend, Backend: p.backend, Op: op.String(), Keys: keys, Results: res,
+		KeyCount: len(keys), Start: max(start.Sub(rec.start), 0), Duration: time.Since(start), Size: size,
 	}
 	if err != nil {
 		o.Err = err.Error()
 		for i := range res {
-			res[i] = dogpile.ResultError
+			res[i] = observe.Error
 		}
 	}
 	rec.Record(o)
 }
 
-func found(ok bool) dogpile.Result {
+func found(ok bool) observe.Result {
 	if ok {
-		return dogpile.ResultHit
+		return observe.Hit
 	}
-	return dogpile.ResultMiss
+	return observe.Miss
+}
+
+// present reports whether cv is a value rather than the zero CachedValue
+// of a miss in ValueBackend.GetMulti.
+func present(cv driver.CachedValue) bool {
+	return cv.Payload != nil || cv.Metadata.Version != 0 || !cv.Metadata.CreatedAt.IsZero()
 }
 
 // Get forwards to the backend and records a "get".
-func (p *ProxyBackend) Get(ctx context.Context, key string) (dogpile.CachedValue, bool, error) {
+func (p *ProxyBackend) Get(ctx context.Context, key string) (driver.CachedValue, bool, error) {
 	rec := FromContext(ctx)
 	if rec == nil {
 		return p.ProxyBackend.Get(ctx, key)
 	}
 	start := time.Now()
 	cv, ok, err := p.ProxyBackend.Get(ctx, key)
-	size := -1
-	if ok {
-		size = cv.Size()
-	}
-	p.record(rec, "get", []string{key}, []dogpile.Result{found(ok)}, start, size, err)
+	p.record(rec, observe.OpGet, []string{key}, []observe.Result{found(ok)}, start, -1, err)
 	return cv, ok, err
 }
 
 // GetMulti forwards to the backend and records a "get_multi".
-func (p *ProxyBackend) GetMulti(ctx context.Context, keys []string) ([]dogpile.CachedValue, error) {
+func (p *ProxyBackend) GetMulti(ctx context.Context, keys []string) ([]driver.CachedValue, error) {
 	rec := FromContext(ctx)
 	if rec == nil {
 		return p.ProxyBackend.GetMulti(ctx, keys)
 	}
 	start := time.Now()
 	cvs, err := p.ProxyBackend.GetMulti(ctx, keys)
-	res := make([]dogpile.Result, len(keys))
-	size, known := 0, false
+	res := make([]observe.Result, len(keys))
 	for i := range res {
-		res[i] = dogpile.ResultMiss
-		if i < len(cvs) && !cvs[i].IsZero() {
-			res[i] = dogpile.ResultHit
-			if s := cvs[i].Size(); s >= 0 {
-				size, known = size+s, true
-			}
-		}
+		res[i] = found(i < len(cvs) && present(cvs[i]))
 	}
-	if !known {
-		size = -1
-	}
-	p.record(rec, "get_multi", keys, res, start, size, err)
+	p.record(rec, observe.OpGetMulti, keys, res, start, -1, err)
 	return cvs, err
 }
 
 // Set forwards to the backend and records a "set".
-func (p *ProxyBackend) Set(ctx context.Context, key string, value dogpile.CachedValue) error {
+func (p *ProxyBackend) Set(ctx context.Context, key string, value driver.CachedValue) error {
 	rec := FromContext(ctx)
 	if rec == nil {
 		return p.ProxyBackend.Set(ctx, key, value)
 	}
 	start := time.Now()
 	err := p.ProxyBackend.Set(ctx, key, value)
-	p.record(rec, "set", []string{key}, []dogpile.Result{dogpile.ResultNone}, start, value.Size(), err)
+	p.record(rec, observe.OpSet, []string{key}, []observe.Result{observe.None}, start, -1, err)
 	return err
 }
 
 // SetMulti forwards to the backend and records a "set_multi".
-func (p *ProxyBackend) SetMulti(ctx context.Context, items []dogpile.Item) error {
+func (p *ProxyBackend) SetMulti(ctx context.Context, items []driver.Item) error {
 	rec := FromContext(ctx)
 	if rec == nil {
 		return p.ProxyBackend.SetMulti(ctx, items)
@@ -136,17 +119,10 @@ func (p *ProxyBackend) SetMulti(ctx context.Context, items []dogpile.Item) error
 	start := time.Now()
 	err := p.ProxyBackend.SetMulti(ctx, items)
 	keys := make([]string, len(items))
-	size, known := 0, false
 	for i, it := range items {
 		keys[i] = it.Key
-		if s := it.Value.Size(); s >= 0 {
-			size, known = size+s, true
-		}
 	}
-	if !known {
-		size = -1
-	}
-	p.record(rec, "set_multi", keys, make([]dogpile.Result, len(keys)), start, size, err)
+	p.record(rec, observe.OpSetMulti, keys, make([]observe.Result, len(keys)), start, -1, err)
 	return err
 }
 
@@ -162,7 +138,7 @@ func (p *ProxyBackend) GetBytes(ctx context.Context, key string) ([]byte, bool, 
 	if ok {
 		size = len(b)
 	}
-	p.record(rec, "get", []string{key}, []dogpile.Result{found(ok)}, start, size, err)
+	p.record(rec, observe.OpGet, []string{key}, []observe.Result{found(ok)}, start, size, err)
 	return b, ok, err
 }
 
@@ -174,16 +150,16 @@ func (p *ProxyBackend) GetBytesMulti(ctx context.Context, keys []string) ([][]by
 	}
 	start := time.Now()
 	bs, err := p.ProxyBackend.GetBytesMulti(ctx, keys)
-	res := make([]dogpile.Result, len(keys))
+	res := make([]observe.Result, len(keys))
 	size := 0
 	for i := range res {
-		res[i] = dogpile.ResultMiss
+		res[i] = observe.Miss
 		if i < len(bs) && bs[i] != nil {
-			res[i] = dogpile.ResultHit
+			res[i] = observe.Hit
 			size += len(bs[i])
 		}
 	}
-	p.record(rec, "get_multi", keys, res, start, size, err)
+	p.record(rec, observe.OpGetMulti, keys, res, start, size, err)
 	return bs, err
 }
 
@@ -195,12 +171,12 @@ func (p *ProxyBackend) SetBytes(ctx context.Context, key string, value []byte) e
 	}
 	start := time.Now()
 	err := p.ProxyBackend.SetBytes(ctx, key, value)
-	p.record(rec, "set", []string{key}, []dogpile.Result{dogpile.ResultNone}, start, len(value), err)
+	p.record(rec, observe.OpSet, []string{key}, []observe.Result{observe.None}, start, len(value), err)
 	return err
 }
 
 // SetBytesMulti forwards to the backend and records a "set_multi".
-func (p *ProxyBackend) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) error {
+func (p *ProxyBackend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	rec := FromContext(ctx)
 	if rec == nil {
 		return p.ProxyBackend.SetBytesMulti(ctx, items)
@@ -213,7 +189,7 @@ func (p *ProxyBackend) SetBytesMulti(ctx context.Context, items []dogpile.BytesI
 		keys[i] = it.Key
 		size += len(it.Value)
 	}
-	p.record(rec, "set_multi", keys, make([]dogpile.Result, len(keys)), start, size, err)
+	p.record(rec, observe.OpSetMulti, keys, make([]observe.Result, len(keys)), start, size, err)
 	return err
 }
 
@@ -225,7 +201,7 @@ func (p *ProxyBackend) Delete(ctx context.Context, key string) error {
 	}
 	start := time.Now()
 	err := p.ProxyBackend.Delete(ctx, key)
-	p.record(rec, "delete", []string{key}, []dogpile.Result{dogpile.ResultNone}, start, -1, err)
+	p.record(rec, observe.OpDelete, []string{key}, []observe.Result{observe.None}, start, -1, err)
 	return err
 }
 
@@ -237,6 +213,6 @@ func (p *ProxyBackend) DeleteMulti(ctx context.Context, keys []string) error {
 	}
 	start := time.Now()
 	err := p.ProxyBackend.DeleteMulti(ctx, keys)
-	p.record(rec, "delete_multi", keys, make([]dogpile.Result, len(keys)), start, -1, err)
+	p.record(rec, observe.OpDeleteMulti, keys, make([]observe.Result, len(keys)), start, -1, err)
 	return err
 }

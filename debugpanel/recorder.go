@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
 // Layer tells where an Operation was recorded.
@@ -67,12 +67,13 @@ type Operation struct {
 	Backend string
 	// Op is the operation: "get", "get_multi", "get_or_create",
 	// "get_or_create_multi", "set", "set_multi", "delete", "delete_multi",
-	// "lock_wait" or "create" (dogpile.Op's names).
+	// "lock_wait", "create" or "invalidate" (observe.Op's names).
 	Op string
-	// Keys are the keys as the caller gave them, at most Limits.MaxKeys.
+	// Keys are the keys as the caller gave them, at most Limits.MaxKeys;
+	// none for an invalidate, which concerns every key of the region.
 	Keys []string
 	// Results holds one result per kept key.
-	Results []dogpile.Result
+	Results []observe.Result
 	// KeyCount is the number of keys of the operation, kept or not.
 	KeyCount int
 	// Start is when the operation started, from the start of the request.
@@ -93,14 +94,14 @@ type Operation struct {
 
 // Result returns the operation's overall result: the result shared by all
 // its keys, or false when keys differ (or there are none).
-func (o *Operation) Result() (dogpile.Result, bool) {
+func (o *Operation) Result() (observe.Result, bool) {
 	if len(o.Results) == 0 {
-		return dogpile.ResultNone, false
+		return observe.None, false
 	}
 	r := o.Results[0]
 	for _, x := range o.Results[1:] {
 		if x != r {
-			return dogpile.ResultNone, false
+			return observe.None, false
 		}
 	}
 	return r, true

@@ -11,6 +11,10 @@ import (
 
 	"github.com/dogpilego/dogpile/debugpanel"
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/observe"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
 
@@ -59,7 +63,7 @@ func TestObserverEnabledOnlyWithRecorder(t *testing.T) {
 		t.Error("FromContext")
 	}
 	// Observe without a recorder is a no-op, not a panic.
-	o.Observe(context.Background(), dogpile.Event{Op: dogpile.OpGet, Keys: []string{"k"}})
+	o.Observe(context.Background(), observe.Event{Op: observe.OpGet, Keys: []string{"k"}})
 
 	// A call without a recorder records nothing anywhere.
 	r := observedRegion(t, "quiet", "dogpile.cache.memory")
@@ -74,13 +78,13 @@ func TestObserverEnabledOnlyWithRecorder(t *testing.T) {
 func TestRecordsRegionOperationsInOrder(t *testing.T) {
 	r := observedRegion(t, "users", "dogpile.cache.memory")
 	ctx, rec := recording(debugpanel.Limits{})
-	if _, _, err := r.Get(ctx, "user:1"); err != nil {
+	if _, _, err := dogpile.Get[any](ctx, r, "user:1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Set(ctx, "user:1", "ann"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Get(ctx, "user:1"); err != nil {
+	if _, _, err := dogpile.Get[any](ctx, r, "user:1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dogpile.GetOrCreate(ctx, r, "user:2", constant("bob")); err != nil {
@@ -135,11 +139,15 @@ func TestMultiKeyOperationsCountPerKey(t *testing.T) {
 	if err := r.SetMulti(ctx, map[string]any{"a": 1, "b": 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.GetMulti(ctx, []string{"a", "x", "y"}); err != nil {
+	if _, err := dogpile.GetMulti[any](ctx, r, []string{"a", "x", "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b", "c", "d"}, func(_ context.Context, keys []string) ([]int, error) {
-		return make([]int, len(keys)), nil
+	if _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b", "c", "d"}, func(_ context.Context, keys []string) (map[string]int, error) {
+		m := make(map[string]int, len(keys))
+		for _, k := range keys {
+			m[k] = 0
+		}
+		return m, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +189,7 @@ func TestMultiKeyOperationsCountPerKey(t *testing.T) {
 			}
 		}
 	}
-	// Stats order is dogpile.Op's, whatever the order of first sight.
+	// Stats order is observe.Op's, whatever the order of first sight.
 	var order []string
 	for _, s := range st.ByOp {
 		order = append(order, s.Op)
@@ -194,11 +202,11 @@ func TestMultiKeyOperationsCountPerKey(t *testing.T) {
 func TestRecorderBoundsOperationsAndKeys(t *testing.T) {
 	r := observedRegion(t, "b", "dogpile.cache.memory")
 	ctx, rec := recording(debugpanel.Limits{MaxOps: 5, MaxKeys: 2})
-	if _, _, err := r.GetMulti(ctx, []string{"k1", "k2", "k3", "k4"}); err != nil {
+	if _, err := dogpile.GetMulti[any](ctx, r, []string{"k1", "k2", "k3", "k4"}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 7 {
-		if _, _, err := r.Get(ctx, fmt.Sprint("g", i)); err != nil {
+		if _, _, err := dogpile.Get[any](ctx, r, fmt.Sprint("g", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -226,12 +234,12 @@ func TestRecorderBoundsOperationsAndKeys(t *testing.T) {
 func TestRecordCopiesSlices(t *testing.T) {
 	ctx, rec := recording(debugpanel.Limits{})
 	keys := []string{"a", "b"}
-	res := []dogpile.Result{dogpile.ResultHit, dogpile.ResultMiss}
+	res := []observe.Result{observe.Hit, observe.Miss}
 	_ = ctx
 	rec.Record(debugpanel.Operation{Layer: debugpanel.LayerRegion, Op: "get_multi", Keys: keys, Results: res, Size: -1})
-	keys[0], res[0] = "changed", dogpile.ResultError
+	keys[0], res[0] = "changed", observe.Error
 	o := rec.Operations()[0]
-	if o.Keys[0] != "a" || o.Results[0] != dogpile.ResultHit || o.KeyCount != 2 || o.Seq != 1 {
+	if o.Keys[0] != "a" || o.Results[0] != observe.Hit || o.KeyCount != 2 || o.Seq != 1 {
 		t.Fatalf("recorded %+v", o)
 	}
 }
@@ -240,10 +248,10 @@ func TestCacheTimeExcludesCreators(t *testing.T) {
 	_, rec := recording(debugpanel.Limits{})
 	ms := time.Millisecond
 	for _, o := range []debugpanel.Operation{
-		{Layer: debugpanel.LayerRegion, Op: "create", Keys: []string{"k"}, Results: []dogpile.Result{dogpile.ResultCreated}, Start: 2 * ms, Duration: 7 * ms, Size: -1},
-		{Layer: debugpanel.LayerRegion, Op: "get_or_create", Keys: []string{"k"}, Results: []dogpile.Result{dogpile.ResultCreated}, Start: 1 * ms, Duration: 10 * ms, Size: -1},
-		{Layer: debugpanel.LayerRegion, Op: "get", Keys: []string{"j"}, Results: []dogpile.Result{dogpile.ResultHit}, Start: 12 * ms, Duration: 1 * ms, Size: 5},
-		{Layer: debugpanel.LayerBackend, Op: "get", Keys: []string{"j"}, Results: []dogpile.Result{dogpile.ResultHit}, Start: 12 * ms, Duration: ms / 2, Size: 30},
+		{Layer: debugpanel.LayerRegion, Op: "create", Keys: []string{"k"}, Results: []observe.Result{observe.Created}, Start: 2 * ms, Duration: 7 * ms, Size: -1},
+		{Layer: debugpanel.LayerRegion, Op: "get_or_create", Keys: []string{"k"}, Results: []observe.Result{observe.Created}, Start: 1 * ms, Duration: 10 * ms, Size: -1},
+		{Layer: debugpanel.LayerRegion, Op: "get", Keys: []string{"j"}, Results: []observe.Result{observe.Hit}, Start: 12 * ms, Duration: 1 * ms, Size: 5},
+		{Layer: debugpanel.LayerBackend, Op: "get", Keys: []string{"j"}, Results: []observe.Result{observe.Hit}, Start: 12 * ms, Duration: ms / 2, Size: 30},
 	} {
 		rec.Record(o)
 	}
@@ -328,7 +336,7 @@ func TestFragmentsAreNamed(t *testing.T) {
 func TestProxyRecordsBackendCalls(t *testing.T) {
 	ctx, rec := recording(debugpanel.Limits{})
 	r := dogpile.NewRegion(dogpile.WithName("configured"))
-	err := r.ConfigureFromConfig(map[string]any{
+	err := pyconfig.ConfigureFromConfig(r, map[string]any{
 		"cache.configured.backend":         "dogpile.cache.memory_pickle",
 		"cache.configured.expiration_time": "3600",
 		"cache.configured.wrap":            "debugpanel",
@@ -342,10 +350,11 @@ func TestProxyRecordsBackendCalls(t *testing.T) {
 	if _, err := dogpile.GetOrCreate(ctx, r, "user:1", constant("ann")); err != nil { // get hit
 		t.Fatal(err)
 	}
-	if _, _, err := r.GetMulti(ctx, []string{"user:1", "user:2"}); err != nil {
+	if _, err := dogpile.GetMulti[any](ctx, r, []string{"user:1", "user:2"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SetMulti(ctx, map[string]any{"user:3": "cy"}); err != nil {
+	// Two keys: the region writes a single key with a plain set.
+	if err := r.SetMulti(ctx, map[string]any{"user:3": "cy", "user:4": "dee"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Delete(ctx, "user:1"); err != nil {
@@ -355,17 +364,17 @@ func TestProxyRecordsBackendCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A call without a recorder goes straight through.
-	if _, _, err := r.Get(context.Background(), "user:1"); err != nil {
+	if _, _, err := dogpile.Get[any](context.Background(), r, "user:1"); err != nil {
 		t.Fatal(err)
 	}
 
 	ops := rec.Operations()
-	want := []string{"get:miss", "set:none", "get:hit", "get_multi:hit/miss", "set_multi:none", "delete:none", "delete_multi:none/none"}
+	want := []string{"get:miss", "set:none", "get:hit", "get_multi:hit/miss", "set_multi:none/none", "delete:none", "delete_multi:none/none"}
 	if got := opNames(ops); !slices.Equal(got, want) {
 		t.Fatalf("backend operations\n got %v\nwant %v", got, want)
 	}
 	for i, o := range ops {
-		if o.Layer != debugpanel.LayerBackend || o.Backend != "*dogpile.MemoryBytesBackend" {
+		if o.Layer != debugpanel.LayerBackend || o.Backend != "*memory.BytesBackend" {
 			t.Errorf("op %d: layer %q backend %q", i, o.Layer, o.Backend)
 		}
 	}
@@ -381,7 +390,7 @@ func TestProxyRecordsBackendCalls(t *testing.T) {
 	// layers are recorded, and the totals are the region's.
 	ctx2, rec2 := recording(debugpanel.Limits{})
 	r2 := dogpile.NewRegion(dogpile.WithName("both"), dogpile.WithObserver(debugpanel.Observer{}))
-	if err := r2.Configure("dogpile.cache.memory", dogpile.Config{Wrap: []dogpile.Proxy{debugpanel.Proxy}}); err != nil {
+	if err := r2.Configure("dogpile.cache.memory", dogpile.Config{Wrap: []driver.Proxy{debugpanel.Proxy}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dogpile.GetOrCreate(ctx2, r2, "k", constant(1)); err != nil {
@@ -403,7 +412,68 @@ func TestProxyRecordsBackendCalls(t *testing.T) {
 	if st := rec2.Stats(); st.Hits != 1 || st.Created != 1 || st.Misses != 0 {
 		t.Errorf("stats with both layers %+v", st)
 	}
-	if _, err := dogpile.LookupProxy(debugpanel.ProxyName); err != nil {
+	if _, err := pyconfig.LookupProxy(debugpanel.ProxyName); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestObserverTimesFromEventStart(t *testing.T) {
+	ctx, rec := recording(debugpanel.Limits{})
+	ms := time.Millisecond
+	// An operation that started 5ms after the request and took 1ms, reported
+	// whenever: its start is the event's, not the time of reporting less
+	// its duration.
+	debugpanel.Observer{}.Observe(ctx, observe.Event{Region: "r", Op: observe.OpGet, Keys: []string{"k"},
+		Results: []observe.Result{observe.Hit}, Start: rec.Snapshot().Start.Add(5 * ms), Duration: ms, Size: -1})
+	// One that claims to start before the request starts at 0.
+	debugpanel.Observer{}.Observe(ctx, observe.Event{Region: "r", Op: observe.OpGet, Keys: []string{"j"},
+		Results: []observe.Result{observe.Hit}, Start: rec.Snapshot().Start.Add(-ms), Duration: ms, Size: -1})
+	ops := rec.Operations()
+	if len(ops) != 2 || ops[0].Start != 0 || ops[0].Keys[0] != "j" || ops[1].Start != 5*ms || ops[1].Duration != ms {
+		t.Fatalf("operations %+v", ops)
+	}
+}
+
+func TestRecordsInvalidations(t *testing.T) {
+	r := observedRegion(t, "inv", "dogpile.cache.memory")
+	ctx, rec := recording(debugpanel.Limits{})
+	if _, err := dogpile.GetOrCreate(ctx, r, "k", constant(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Invalidate(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dogpile.GetOrCreate(ctx, r, "k", constant(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Invalidate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	ops := rec.Operations()
+	want := []string{"get_or_create:created", "create:created", "invalidate:", "get_or_create:created", "create:created", "invalidate:"}
+	if got := opNames(ops); !slices.Equal(got, want) {
+		t.Fatalf("operations\n got %v\nwant %v", got, want)
+	}
+	inv := ops[2]
+	if inv.Layer != debugpanel.LayerRegion || inv.Region != "inv" || inv.Backend != "dogpile.cache.memory" ||
+		len(inv.Keys) != 0 || inv.KeyCount != 0 || inv.Err != "" {
+		t.Errorf("invalidate %+v", inv)
+	}
+	st := rec.Stats()
+	var order []string
+	for _, s := range st.ByOp {
+		order = append(order, s.Op)
+		if s.Op == "invalidate" && (s.Calls != 2 || s.Keys != 0 || s.Hits+s.Misses+s.Created+s.Errors != 0) {
+			t.Errorf("invalidate stats %+v", s)
+		}
+	}
+	if want := []string{"get_or_create", "create", "invalidate"}; !slices.Equal(order, want) {
+		t.Errorf("ByOp order %v, want %v", order, want)
+	}
+	if st.Ops != 6 || st.Created != 2 || st.Lookups() != 2 {
+		t.Errorf("stats %+v", st)
+	}
+	if h := debugpanel.ServerTiming(st); !strings.Contains(h, `dogpile-invalidate;dur=`) || !strings.Contains(h, `desc="2 calls"`) {
+		t.Errorf("Server-Timing %q lacks the invalidations", h)
 	}
 }

@@ -56,11 +56,11 @@ func newTestSite(t testing.TB, opts debugpanel.Options) *testSite {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		if _, _, err := dogpile.GetMulti[string](ctx, region, []string{"nav:a", "nav:b", "nav:c"}); err != nil {
+		if _, err := dogpile.GetMulti[string](ctx, region, []string{"nav:a", "nav:b", "nav:c"}); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		if _, _, err := region.Get(ctx, "missing:key"); err != nil {
+		if _, _, err := dogpile.Get[any](ctx, region, "missing:key"); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}

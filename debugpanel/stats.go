@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
 // OpStats are the statistics of one operation type of one layer. Hits,
@@ -15,7 +15,8 @@ import (
 // get_or_create never reports a plain miss: a key that was not found is
 // Created (this call's creation made it) or Waited (another caller's did).
 // The "create" row counts the keys creators made, lock_wait the blocking
-// waits for a lock.
+// waits for a lock, invalidate the calls of Region.Invalidate (which have
+// no keys).
 type OpStats struct {
 	// Layer and Op name the operation type.
 	Layer Layer  `json:"layer"`
@@ -46,20 +47,20 @@ func (s OpStats) MarshalJSON() ([]byte, error) {
 	}{plain(s), ms(s.Time)})
 }
 
-func (s *OpStats) count(res []dogpile.Result) {
+func (s *OpStats) count(res []observe.Result) {
 	for _, r := range res {
 		switch r {
-		case dogpile.ResultHit:
+		case observe.Hit:
 			s.Hits++
-		case dogpile.ResultMiss:
+		case observe.Miss:
 			s.Misses++
-		case dogpile.ResultStale:
+		case observe.Stale:
 			s.Stale++
-		case dogpile.ResultCreated:
+		case observe.Created:
 			s.Created++
-		case dogpile.ResultWaited:
+		case observe.Waited:
 			s.Waited++
-		case dogpile.ResultError:
+		case observe.Error:
 			s.Errors++
 		}
 	}
@@ -93,8 +94,8 @@ type Stats struct {
 	// CreateTime is the time creators took.
 	CreateTime time.Duration `json:"-"`
 	// ByOp has one entry per layer and operation type: the region layer's
-	// first, in dogpile.Op order (get, get_multi, get_or_create, ...,
-	// lock_wait, create), then the backend layer's.
+	// first, in observe.Op order (get, get_multi, get_or_create, ...,
+	// lock_wait, create, invalidate), then the backend layer's.
 	ByOp []OpStats `json:"by_op"`
 }
 
@@ -153,17 +154,17 @@ func (a *aggregator) add(op *Operation) {
 // nested reports the region operations that run inside another one:
 // their time and results are part of the enclosing get_or_create.
 func nested(op string) bool {
-	return op == dogpile.OpCreate.String() || op == dogpile.OpLockWait.String()
+	return op == observe.OpCreate.String() || op == observe.OpLockWait.String()
 }
 
-// opRank orders operation names as dogpile.Op does; unknown names last.
+// opRank orders operation names as observe.Op does; unknown names last.
 func opRank(op string) int {
-	for o := dogpile.OpGet; o <= dogpile.OpCreate; o++ {
+	for o := observe.OpGet; o <= observe.OpInvalidate; o++ {
 		if o.String() == op {
 			return int(o)
 		}
 	}
-	return int(dogpile.OpCreate) + 1
+	return int(observe.OpInvalidate) + 1
 }
 
 func (a *aggregator) stats() Stats {
@@ -185,7 +186,7 @@ func (a *aggregator) stats() Stats {
 		}
 	}
 	for _, s := range a.byOp {
-		if s.Layer == LayerRegion && s.Op == dogpile.OpCreate.String() {
+		if s.Layer == LayerRegion && s.Op == observe.OpCreate.String() {
 			st.CreateTime += s.Time
 		}
 		if s.Layer != layer || nested(s.Op) {

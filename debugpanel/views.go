@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
 //go:embed page.html
@@ -98,15 +98,15 @@ func newDetailView(req Request, maxRequests int) *detailView {
 		} else if len(o.Results) > 0 {
 			row.Class = "mixed"
 		} else {
-			row.Class = dogpile.ResultNone.String()
+			row.Class = observe.None.String()
 		}
 		row.ResultText = row.Class
-		if row.Class == dogpile.ResultNone.String() {
+		if row.Class == observe.None.String() {
 			row.ResultText = "–"
 		}
 		row.KeyResults = make([]keyResult, len(o.Keys))
 		for i, k := range o.Keys {
-			kr := keyResult{Key: k, Result: dogpile.ResultNone.String()}
+			kr := keyResult{Key: k, Result: observe.None.String()}
 			if i < len(o.Results) {
 				kr.Result = o.Results[i].String()
 			}

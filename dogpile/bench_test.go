@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // rwMap is the baseline every hit is compared with: a map behind an
@@ -25,7 +27,7 @@ func (m *rwMap) get(k string) (int, bool) {
 	return v, ok
 }
 
-func benchRegion(b *testing.B, backend dogpile.Backend) *dogpile.Region {
+func benchRegion(b *testing.B, backend driver.Backend) *dogpile.Region {
 	r := dogpile.NewRegion()
 	if err := r.ConfigureBackend(backend, dogpile.Config{ExpirationTime: time.Hour}); err != nil {
 		b.Fatal(err)
@@ -50,7 +52,7 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("GetOrCreate[int]/memory", func(b *testing.B) {
-		r := benchRegion(b, dogpile.NewMemoryBackend())
+		r := benchRegion(b, memory.New())
 		_, _ = dogpile.GetOrCreate(ctx, r, "key", creator)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -59,28 +61,28 @@ func BenchmarkHit(b *testing.B) {
 			}
 		}
 	})
-	b.Run("Region.GetOrCreate/memory", func(b *testing.B) {
-		r := benchRegion(b, dogpile.NewMemoryBackend())
-		_, _ = r.GetOrCreate(ctx, "key", anyCreator)
+	b.Run("GetOrCreate[any]/memory", func(b *testing.B) {
+		r := benchRegion(b, memory.New())
+		_, _ = dogpile.GetOrCreate(ctx, r, "key", anyCreator)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := r.GetOrCreate(ctx, "key", anyCreator); err != nil {
+			if _, err := dogpile.GetOrCreate(ctx, r, "key", anyCreator); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("Region.Get/memory", func(b *testing.B) {
-		r := benchRegion(b, dogpile.NewMemoryBackend())
+	b.Run("Get[int]/memory", func(b *testing.B) {
+		r := benchRegion(b, memory.New())
 		_ = r.Set(ctx, "key", 42)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok, _ := r.Get(ctx, "key"); !ok {
+			if _, ok, _ := dogpile.Get[int](ctx, r, "key"); !ok {
 				b.Fatal("miss")
 			}
 		}
 	})
 	b.Run("GetOrCreate[int]/memory_pickle", func(b *testing.B) {
-		r := benchRegion(b, dogpile.NewMemoryBytesBackend())
+		r := benchRegion(b, memory.NewBytes())
 		_, _ = dogpile.GetOrCreate(ctx, r, "key", creator)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -90,17 +92,23 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("GetOrCreateMulti[int]/memory/10keys", func(b *testing.B) {
-		r := benchRegion(b, dogpile.NewMemoryBackend())
+		r := benchRegion(b, memory.New())
 		keys := make([]string, 10)
 		for i := range keys {
 			keys[i] = "key" + strconv.Itoa(i)
 		}
-		multi := func(_ context.Context, ks []string) ([]int, error) { return make([]int, len(ks)), nil }
+		multi := func(_ context.Context, ks []string) (map[string]int, error) {
+			out := make(map[string]int, len(ks))
+			for _, k := range ks {
+				out[k] = 0
+			}
+			return out, nil
+		}
 		_, _ = dogpile.GetOrCreateMulti(ctx, r, keys, multi)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := dogpile.GetOrCreateMulti(ctx, r, keys, multi); err != nil {
-				b.Fatal(err)
+			if m, err := dogpile.GetOrCreateMulti(ctx, r, keys, multi); err != nil || len(m) != 10 {
+				b.Fatal(m, err)
 			}
 		}
 	})
@@ -131,7 +139,7 @@ func BenchmarkHitParallel(b *testing.B) {
 		})
 	})
 	b.Run("GetOrCreate[int]/memory", func(b *testing.B) {
-		r := benchRegion(b, dogpile.NewMemoryBackend())
+		r := benchRegion(b, memory.New())
 		for _, k := range keys {
 			_, _ = dogpile.GetOrCreate(ctx, r, k, creator)
 		}
@@ -156,7 +164,7 @@ func BenchmarkStampede(b *testing.B) {
 	now.Store(time.Unix(1_700_000_000, 0).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	r := dogpile.NewRegion(dogpile.WithClock(clock))
-	if err := r.ConfigureBackend(dogpile.NewMemoryBackend(), dogpile.Config{ExpirationTime: time.Second}); err != nil {
+	if err := r.ConfigureBackend(memory.New(), dogpile.Config{ExpirationTime: time.Second}); err != nil {
 		b.Fatal(err)
 	}
 	var calls atomic.Int64

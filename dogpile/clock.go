@@ -31,7 +31,12 @@ func coarseNow() int64 {
 			go coarseTicker()
 		}
 	}
-	return coarse.now.Load()
+	if n := coarse.now.Load(); n != 0 {
+		return n
+	}
+	// No ticker keeps the clock (it stopped, and the reader that starts
+	// the next has not stored the time yet): read the system clock.
+	return time.Now().UnixNano()
 }
 
 func coarseTicker() {
@@ -44,11 +49,13 @@ func coarseTicker() {
 		if n%idleEvery != 0 || coarse.used.Swap(false) {
 			continue
 		}
+		coarse.now.Store(0) // from now on, readers read the system clock
 		coarse.running.Store(false)
 		// A reader that came between the Swap and the Store saw running
 		// and did not start a ticker: carry on for it.
 		if !coarse.used.Load() || !coarse.running.CompareAndSwap(false, true) {
 			return
 		}
+		coarse.now.Store(time.Now().UnixNano())
 	}
 }

@@ -6,14 +6,15 @@ import (
 	"fmt"
 )
 
-// Codec turns payloads into bytes and back for BytesBackends (dogpile's
-// serializer and deserializer). Unmarshal must report a payload of another
-// type with an error wrapping ErrTypeMismatch, and unreadable bytes with any
-// other error; regions treat the latter as a miss.
+// Codec turns payloads into bytes and back for byte-storing backends
+// (dogpile.cache's serializer and deserializer). Unmarshal must report a
+// payload of another type with an error wrapping ErrTypeMismatch, and
+// unreadable bytes with any other error; regions treat the latter as a
+// miss.
 //
-// A codec may also have a method Valid(data []byte) bool, a cheap check run
-// when an entry is read: entries it rejects are a miss, reported, and are
-// overwritten by the next creation instead of failing every read.
+// A codec may also have a method Valid(data []byte) bool, a cheap check
+// run when an entry is read: entries it rejects are a miss, reported, and
+// are overwritten by the next creation instead of failing every read.
 type Codec interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(data []byte, v any) error
@@ -30,7 +31,7 @@ type jsonCodec struct{}
 func (jsonCodec) Marshal(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("dogpile: json codec: %w", err)
+		return nil, fmt.Errorf("json codec: %w", err)
 	}
 	return b, nil
 }

@@ -15,52 +15,65 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/backends/null"
 	"github.com/dogpilego/dogpile/dogpile/dogpiletest"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 )
 
 // TestConformance runs the backend conformance suite against the built-in
 // storing backends, bare, behind proxies, opened by name, and with a lock
 // of their own.
 func TestConformance(t *testing.T) {
-	open := func(name string) func(t *testing.T) dogpile.Backend {
-		return func(t *testing.T) dogpile.Backend {
-			b, err := dogpile.OpenBackend(name, nil)
+	open := func(name string) func(t *testing.T) driver.Backend {
+		return func(t *testing.T) driver.Backend {
+			b, err := driver.Open(name, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return b
 		}
 	}
+	// One backend for every New, as one server is for every process: the
+	// suite's shared-storage checks run against these.
+	sharedValues, sharedLocking := memory.New(), newLockingMemory()
 	cases := []struct {
 		name string
 		opts dogpiletest.Options
 	}{
-		{"Memory", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
-			return dogpile.NewMemoryBackend()
+		{"SharedMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend { return sharedValues }}},
+		{"SharedLockingMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend { return sharedLocking }}},
+		{"Memory", dogpiletest.Options{New: func(*testing.T) driver.Backend {
+			return memory.New()
 		}}},
-		{"MemoryBytes", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
-			return dogpile.NewMemoryBytesBackend()
+		{"MemoryBytes", dogpiletest.Options{New: func(*testing.T) driver.Backend {
+			return memory.NewBytes()
 		}}},
-		{"ProxyMemory", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
-			return &dogpile.ProxyBackend{Next: dogpile.NewMemoryBackend()}
+		{"ProxyMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend {
+			return &driver.ProxyBackend{Next: memory.New()}
 		}}},
-		{"ProxyProxyMemoryBytes", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
-			return &dogpile.ProxyBackend{Next: &dogpile.ProxyBackend{Next: dogpile.NewMemoryBytesBackend()}}
+		{"ProxyProxyMemoryBytes", dogpiletest.Options{New: func(*testing.T) driver.Backend {
+			return &driver.ProxyBackend{Next: &driver.ProxyBackend{Next: memory.NewBytes()}}
 		}}},
-		{"OpenMemory", dogpiletest.Options{New: open("dogpile.cache.memory")}},
-		{"OpenMemoryPickle", dogpiletest.Options{New: open("dogpile.cache.memory_pickle")}},
-		{"LockingMemory", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
+		{"OpenMemory", dogpiletest.Options{New: open(memory.Name)}},
+		{"OpenMemoryPickle", dogpiletest.Options{New: open(memory.BytesName)}},
+		{"LockingMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend {
 			return newLockingMemory()
 		}}},
-		{"ProxyLockingMemory", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
-			return &dogpile.ProxyBackend{Next: newLockingMemory()}
+		{"ProxyLockingMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend {
+			return &driver.ProxyBackend{Next: newLockingMemory()}
 		}}},
-		{"ProxyAddingLock", dogpiletest.Options{New: func(*testing.T) dogpile.Backend {
-			return &lockingProxy{ProxyBackend: &dogpile.ProxyBackend{Next: dogpile.NewMemoryBytesBackend()}, locks: newLockTable()}
+		{"ProxyAddingLock", dogpiletest.Options{New: func(*testing.T) driver.Backend {
+			return &lockingProxy{ProxyBackend: &driver.ProxyBackend{Next: memory.NewBytes()}, locks: newLockTable()}
 		}}},
 		{"LockingMemorySHA1Keys", dogpiletest.Options{
-			New:        func(*testing.T) dogpile.Backend { return newLockingMemory() },
-			KeyMangler: dogpile.SHA1MangleKey,
+			New:        func(*testing.T) driver.Backend { return newLockingMemory() },
+			KeyMangler: pyconfig.SHA1MangleKey,
+		}},
+		{"MemoryBytesQuiet", dogpiletest.Options{
+			New:           func(*testing.T) driver.Backend { return memory.NewBytes() },
+			RegionOptions: []dogpile.Option{quiet, dogpile.WithCodec(dogpile.JSON)},
 		}},
 	}
 	for _, c := range cases {
@@ -68,31 +81,31 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// lockingMemory is a MemoryBackend with a lock of its own, the in-process
+// lockingMemory is a memory backend with a lock of its own, the in-process
 // stand-in for a backend with a distributed lock: every Mutex value for a
 // key shares one lock, as processes share a Redis lock key.
 type lockingMemory struct {
-	*dogpile.MemoryBackend
+	*memory.Backend
 	locks *lockTable
 }
 
 func newLockingMemory() *lockingMemory {
-	return &lockingMemory{MemoryBackend: dogpile.NewMemoryBackend(), locks: newLockTable()}
+	return &lockingMemory{Backend: memory.New(), locks: newLockTable()}
 }
 
 // Mutex returns a new lock handle for key.
-func (b *lockingMemory) Mutex(key string) dogpile.Mutex {
+func (b *lockingMemory) Mutex(key string) driver.Mutex {
 	return &tableMutex{locks: b.locks, key: key}
 }
 
 // lockingProxy is a proxy that gives the backend it wraps a lock.
 type lockingProxy struct {
-	*dogpile.ProxyBackend
+	*driver.ProxyBackend
 	locks *lockTable
 }
 
 // Mutex returns a new lock handle for key.
-func (p *lockingProxy) Mutex(key string) dogpile.Mutex {
+func (p *lockingProxy) Mutex(key string) driver.Mutex {
 	return &tableMutex{locks: p.locks, key: key}
 }
 
@@ -167,12 +180,12 @@ func (m *tableMutex) Locked(context.Context) (bool, error) {
 func TestNullBackend(t *testing.T) {
 	ctx := t.Context()
 	newRegion := func(t *testing.T) *dogpile.Region {
-		b, err := dogpile.OpenBackend("dogpile.cache.null", nil)
+		b, err := driver.Open(null.Name, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := b.(dogpile.NullBackend); !ok {
-			t.Fatalf("dogpile.cache.null opened a %T; want dogpile.NullBackend", b)
+		if _, ok := b.(null.Backend); !ok {
+			t.Fatalf("%s opened a %T; want null.Backend", null.Name, b)
 		}
 		r := dogpile.NewRegion()
 		if err := r.ConfigureBackend(b, dogpile.Config{}); err != nil {
@@ -180,16 +193,17 @@ func TestNullBackend(t *testing.T) {
 		}
 		return r
 	}
+	value := driver.CachedValue{Payload: "v", Metadata: driver.Metadata{CreatedAt: time.Now(), Version: driver.ValueVersion}}
 
 	t.Run("Raw", func(t *testing.T) {
-		b := dogpile.NullBackend{}
-		if err := b.Set(ctx, "k", dogpile.NewCachedValue("v", time.Now())); err != nil {
+		b := null.Backend{}
+		if err := b.Set(ctx, "k", value); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.SetMulti(ctx, []dogpile.Item{{Key: "k2", Value: dogpile.NewCachedValue("v", time.Now())}}); err != nil {
+		if err := b.SetMulti(ctx, []driver.Item{{Key: "k2", Value: value}}); err != nil {
 			t.Fatal(err)
 		}
-		if v, ok, err := b.Get(ctx, "k"); ok || err != nil || !v.IsZero() {
+		if v, ok, err := b.Get(ctx, "k"); ok || err != nil || v.Payload != nil || v.Metadata.Version != 0 {
 			t.Errorf("Get = %+v, %v, %v; want a miss", v, ok, err)
 		}
 		vals, err := b.GetMulti(ctx, []string{"k", "k2", "k3"})
@@ -197,7 +211,7 @@ func TestNullBackend(t *testing.T) {
 			t.Fatalf("GetMulti = %v, %v; want 3 misses", vals, err)
 		}
 		for i, v := range vals {
-			if !v.IsZero() {
+			if v.Payload != nil || v.Metadata.Version != 0 {
 				t.Errorf("GetMulti entry %d = %+v; want a miss", i, v)
 			}
 		}
@@ -214,15 +228,15 @@ func TestNullBackend(t *testing.T) {
 		if err := r.Set(ctx, "k", "v"); err != nil {
 			t.Fatal(err)
 		}
-		if v, ok, err := r.Get(ctx, "k"); ok || err != nil || v != nil {
+		if v, ok, err := dogpile.Get[any](ctx, r, "k"); ok || err != nil || v != nil {
 			t.Errorf("Get after Set = %#v, %v, %v; want a miss", v, ok, err)
 		}
 		if err := r.SetMulti(ctx, map[string]any{"k1": "v1", "k2": "v2"}); err != nil {
 			t.Fatal(err)
 		}
-		vals, found, err := r.GetMulti(ctx, []string{"k1", "k2", "k3"})
-		if err != nil || !reflect.DeepEqual(vals, []any{nil, nil, nil}) || !reflect.DeepEqual(found, []bool{false, false, false}) {
-			t.Errorf("GetMulti after SetMulti = %v, %v, %v; want three misses", vals, found, err)
+		vals, err := dogpile.GetMulti[any](ctx, r, []string{"k1", "k2", "k3"})
+		if err != nil || len(vals) != 0 {
+			t.Errorf("GetMulti after SetMulti = %v, %v; want three misses", vals, err)
 		}
 		if err := r.Delete(ctx, "k"); err != nil {
 			t.Error(err)
@@ -246,12 +260,12 @@ func TestNullBackend(t *testing.T) {
 		}
 		var asked [][]string
 		for range 2 {
-			got, err := r.GetOrCreateMulti(ctx, []string{"a", "b"}, func(_ context.Context, keys []string) ([]any, error) {
+			got, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, func(_ context.Context, keys []string) (map[string]any, error) {
 				asked = append(asked, keys)
-				return []any{"A", "B"}, nil
+				return map[string]any{"a": "A", "b": "B"}, nil
 			})
-			if err != nil || !reflect.DeepEqual(got, []any{"A", "B"}) {
-				t.Errorf("GetOrCreateMulti = %v, %v; want [A B]", got, err)
+			if err != nil || !reflect.DeepEqual(got, map[string]any{"a": "A", "b": "B"}) {
+				t.Errorf("GetOrCreateMulti = %v, %v; want map[a:A b:B]", got, err)
 			}
 		}
 		if want := [][]string{{"a", "b"}, {"a", "b"}}; !reflect.DeepEqual(asked, want) {
@@ -260,9 +274,9 @@ func TestNullBackend(t *testing.T) {
 	})
 
 	t.Run("Mutex", func(t *testing.T) {
-		m := dogpile.NullBackend{}.Mutex("k")
+		m := null.Backend{}.Mutex("k")
 		if m == nil {
-			t.Fatal("NullBackend.Mutex returned nil")
+			t.Fatal("null.Backend.Mutex returned nil")
 		}
 		if ok, err := m.Acquire(ctx, true); !ok || err != nil {
 			t.Errorf("Acquire(wait) = %v, %v; want true", ok, err)
@@ -279,7 +293,7 @@ func TestNullBackend(t *testing.T) {
 	})
 
 	t.Run("MutexDoesNotLock", func(t *testing.T) {
-		b := dogpile.NullBackend{}
+		b := null.Backend{}
 		m := b.Mutex("k")
 		if ok, err := m.Acquire(ctx, true); !ok || err != nil {
 			t.Fatalf("Acquire(wait) = %v, %v; want true", ok, err)
@@ -295,7 +309,7 @@ func TestNullBackend(t *testing.T) {
 		}
 	})
 
-	// The callers of one process still share one creation (null.go).
+	// The callers of one process still share one creation.
 	t.Run("CoalescesInProcess", func(t *testing.T) {
 		r := newRegion(t)
 		const n = 10
@@ -310,7 +324,7 @@ func TestNullBackend(t *testing.T) {
 		}
 		results := make(chan error, n)
 		go func() {
-			_, err := r.GetOrCreate(ctx, "k", creator)
+			_, err := dogpile.GetOrCreate(ctx, r, "k", creator)
 			results <- err
 		}()
 		<-entered
@@ -318,13 +332,15 @@ func TestNullBackend(t *testing.T) {
 			t.Errorf("KeyIsLocked during a creation = %v, %v; want true", locked, err)
 		}
 		for range n - 1 {
+			wctx := newWaitingCtx(ctx)
 			go func() {
-				v, err := r.GetOrCreate(ctx, "k", creator)
+				v, err := dogpile.GetOrCreate(wctx, r, "k", creator)
 				if err == nil && v != "v" {
 					err = fmt.Errorf("got %#v", v)
 				}
 				results <- err
 			}()
+			<-wctx.waiting
 		}
 		close(release)
 		for range n {
@@ -332,10 +348,10 @@ func TestNullBackend(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		// Callers that arrive after the creation ended create again, since
-		// nothing is stored: only the bounds are certain.
-		if c := calls.Load(); c < 1 || c > n {
-			t.Errorf("the creator ran %d times for %d callers", c, n)
+		// Every caller waited on the one creation: nothing is stored, yet
+		// the creator ran once.
+		if c := calls.Load(); c != 1 {
+			t.Errorf("the creator ran %d times for %d callers, want 1", c, n)
 		}
 		if locked, err := r.KeyIsLocked(ctx, "k"); locked || err != nil {
 			t.Errorf("KeyIsLocked after the creation = %v, %v; want false", locked, err)
@@ -352,6 +368,9 @@ func TestConformanceDetectsBrokenBackends(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child test processes")
 	}
+	if os.Getenv(brokenEnv) != "" {
+		t.Skip("in a child process")
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Skip(err)
@@ -361,7 +380,7 @@ func TestConformanceDetectsBrokenBackends(t *testing.T) {
 		broken string
 		want   []string
 	}{
-		{"neither", []string{"implements neither dogpile.ValueBackend nor dogpile.BytesBackend"}},
+		{"neither", []string{"implements neither driver.ValueBackend nor driver.BytesBackend"}},
 		{"misaligned", []string{parent + "Raw/Missing ", parent + "Raw/Multi ", parent + "Region/GetMultiMissing "}},
 		{"cstring", []string{parent + "Raw/BinaryValues "}},
 		{"zeromiss", []string{parent + "Raw/Payloads ", parent + "Region/ZeroValues "}},
@@ -392,38 +411,32 @@ func TestConformanceBrokenBackend(t *testing.T) {
 	if broken == "" {
 		t.Skip("run by TestConformanceDetectsBrokenBackends")
 	}
-	var newBackend func() dogpile.Backend
+	var newBackend func() driver.Backend
 	switch broken {
 	case "neither":
-		newBackend = func() dogpile.Backend { return deleteOnly{} }
+		newBackend = func() driver.Backend { return onlyDeletes{} }
 	case "misaligned":
-		newBackend = func() dogpile.Backend { return misalignedMemory{dogpile.NewMemoryBackend()} }
+		newBackend = func() driver.Backend { return misalignedMemory{memory.New()} }
 	case "cstring":
-		newBackend = func() dogpile.Backend { return cstringMemory{dogpile.NewMemoryBytesBackend()} }
+		newBackend = func() driver.Backend { return cstringMemory{memory.NewBytes()} }
 	case "zeromiss":
-		newBackend = func() dogpile.Backend { return zeroMissMemory{dogpile.NewMemoryBackend()} }
+		newBackend = func() driver.Backend { return zeroMissMemory{memory.New()} }
 	case "nonexclusive":
-		newBackend = func() dogpile.Backend { return nonexclusiveMemory{dogpile.NewMemoryBackend()} }
+		newBackend = func() driver.Backend { return nonexclusiveMemory{memory.New()} }
 	default:
 		t.Fatalf("unknown broken backend %q", broken)
 	}
-	dogpiletest.TestBackend(t, dogpiletest.Options{New: func(*testing.T) dogpile.Backend { return newBackend() }})
+	dogpiletest.TestBackend(t, dogpiletest.Options{New: func(*testing.T) driver.Backend { return newBackend() }})
 }
 
-// deleteOnly implements Backend only.
-type deleteOnly struct{}
-
-func (deleteOnly) Delete(context.Context, string) error        { return nil }
-func (deleteOnly) DeleteMulti(context.Context, []string) error { return nil }
-
 // misalignedMemory leaves misses out of GetMulti.
-type misalignedMemory struct{ *dogpile.MemoryBackend }
+type misalignedMemory struct{ *memory.Backend }
 
-func (b misalignedMemory) GetMulti(ctx context.Context, keys []string) ([]dogpile.CachedValue, error) {
-	vals, err := b.MemoryBackend.GetMulti(ctx, keys)
-	var out []dogpile.CachedValue
+func (b misalignedMemory) GetMulti(ctx context.Context, keys []string) ([]driver.CachedValue, error) {
+	vals, err := b.Backend.GetMulti(ctx, keys)
+	var out []driver.CachedValue
 	for _, v := range vals {
-		if !v.IsZero() {
+		if v.Metadata.Version != 0 { // a miss is the zero CachedValue
 			out = append(out, v)
 		}
 	}
@@ -431,16 +444,16 @@ func (b misalignedMemory) GetMulti(ctx context.Context, keys []string) ([]dogpil
 }
 
 // cstringMemory cuts entries at their first NUL byte.
-type cstringMemory struct{ *dogpile.MemoryBytesBackend }
+type cstringMemory struct{ *memory.BytesBackend }
 
 func (b cstringMemory) SetBytes(ctx context.Context, key string, value []byte) error {
 	if i := bytes.IndexByte(value, 0); i >= 0 {
 		value = value[:i]
 	}
-	return b.MemoryBytesBackend.SetBytes(ctx, key, value)
+	return b.BytesBackend.SetBytes(ctx, key, value)
 }
 
-func (b cstringMemory) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) error {
+func (b cstringMemory) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	for _, it := range items {
 		if err := b.SetBytes(ctx, it.Key, it.Value); err != nil {
 			return err
@@ -450,20 +463,20 @@ func (b cstringMemory) SetBytesMulti(ctx context.Context, items []dogpile.BytesI
 }
 
 // zeroMissMemory takes stored zero payloads for misses.
-type zeroMissMemory struct{ *dogpile.MemoryBackend }
+type zeroMissMemory struct{ *memory.Backend }
 
-func (b zeroMissMemory) Get(ctx context.Context, key string) (dogpile.CachedValue, bool, error) {
-	v, ok, err := b.MemoryBackend.Get(ctx, key)
+func (b zeroMissMemory) Get(ctx context.Context, key string) (driver.CachedValue, bool, error) {
+	v, ok, err := b.Backend.Get(ctx, key)
 	if ok && (v.Payload == nil || reflect.ValueOf(v.Payload).IsZero()) {
-		return dogpile.CachedValue{}, false, err
+		return driver.CachedValue{}, false, err
 	}
 	return v, ok, err
 }
 
 // nonexclusiveMemory has a lock that never excludes anyone.
-type nonexclusiveMemory struct{ *dogpile.MemoryBackend }
+type nonexclusiveMemory struct{ *memory.Backend }
 
-func (nonexclusiveMemory) Mutex(key string) dogpile.Mutex { return dogpile.NullBackend{}.Mutex(key) }
+func (nonexclusiveMemory) Mutex(key string) driver.Mutex { return null.Backend{}.Mutex(key) }
 
 func tail(out []byte, lines int) string {
 	l := strings.Split(string(out), "\n")

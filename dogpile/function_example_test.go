@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 )
 
 // exampleUser is what exampleLoadUser loads.
@@ -27,7 +28,7 @@ func ExampleCache1() {
 	// Regions and cached functions are declared at start-up, before the
 	// configuration is known.
 	users := dogpile.NewRegion(dogpile.WithName("users"))
-	loadUser := dogpile.Cache1(users, exampleLoadUser, dogpile.FuncExpiration(10*time.Minute))
+	loadUser := dogpile.Cache1(users, exampleLoadUser, dogpile.Expiration(10*time.Minute))
 
 	if err := users.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Hour}); err != nil {
 		panic(err)
@@ -42,7 +43,7 @@ func ExampleCache1() {
 	}
 	fmt.Println("loads:", exampleLoads)
 	// The key names the function by its package path and name.
-	fmt.Println(loadUser.Key(42))
+	fmt.Println(mustKey(loadUser.Key(42)))
 
 	// Invalidate forgets one value; Set replaces it.
 	_ = loadUser.Invalidate(ctx, 42)
@@ -61,64 +62,69 @@ func ExampleCache1() {
 	// renamed true
 }
 
+func ExampleCache2() {
+	region := dogpile.NewRegion()
+	if err := region.Configure("dogpile.cache.memory", dogpile.Config{}); err != nil {
+		panic(err)
+	}
+	// FuncName gives the keys of a Python function cached with
+	// @region.cache_on_arguments(namespace="v2") in module myapp.search:
+	// arguments are written as Python's str() writes them.
+	search := dogpile.Cache2(region, func(_ context.Context, query string, exact bool) ([]string, error) {
+		return []string{query}, nil
+	}, dogpile.FuncName("myapp.search", "search"), dogpile.Namespace("v2"))
+	fmt.Println(mustKey(search.Key("green tea", true)))
+	// Output:
+	// myapp.search:search|v2|green tea True
+}
+
 func ExampleCacheMulti() {
 	region := dogpile.NewRegion()
 	if err := region.Configure("dogpile.cache.memory", dogpile.Config{}); err != nil {
 		panic(err)
 	}
+	known := map[string]int{"tea": 300, "coffee": 600, "milk": 400}
 	// The function gets only the arguments whose values are missing, in the
-	// caller's order and without duplicates, and returns one value for
-	// each, in order.
-	prices := dogpile.CacheMulti(region, func(_ context.Context, skus []string) ([]int, error) {
+	// caller's order and without duplicates, and returns a value for each
+	// it knows. Arguments it leaves out (unknown skus) are neither cached
+	// nor returned, so they are asked for again next time.
+	prices := dogpile.CacheMulti(region, func(_ context.Context, skus []string) (map[string]int, error) {
 		fmt.Println("querying", skus)
-		out := make([]int, len(skus))
-		for i, sku := range skus {
-			out[i] = 100 * len(sku)
+		out := make(map[string]int, len(skus))
+		for _, sku := range skus {
+			if p, ok := known[sku]; ok {
+				out[sku] = p
+			}
 		}
 		return out, nil
 	}, dogpile.FuncName("shop", "prices"), dogpile.Namespace("eur"))
 
 	ctx := context.Background()
-	p, _ := prices.Call(ctx, "tea", "coffee")
+	p, _ := prices.Call(ctx, "tea", "coffee", "cake")
 	fmt.Println(p)
-	p, _ = prices.Call(ctx, "milk", "tea", "milk", "coffee")
+	p, _ = prices.Call(ctx, "milk", "tea", "milk", "cake")
 	fmt.Println(p)
-	fmt.Println(strings.Join(prices.Keys("tea", "milk"), " "))
+	fmt.Println(strings.Join(mustKey(prices.Keys("tea", "milk")), " "))
 	// Output:
-	// querying [tea coffee]
-	// [300 600]
-	// querying [milk]
-	// [400 300 400 600]
+	// querying [tea coffee cake]
+	// map[coffee:600 tea:300]
+	// querying [milk cake]
+	// map[milk:400 tea:300]
 	// shop:prices|eur|tea shop:prices|eur|milk
 }
 
-func ExampleCacheMultiMap() {
-	region := dogpile.NewRegion()
-	if err := region.Configure("dogpile.cache.memory", dogpile.Config{}); err != nil {
-		panic(err)
+func ExampleToStr() {
+	for _, v := range []any{"plain text", 42, true, nil, 2.0, 1e16, []any{1, "a"}, map[string]int{"b": 2, "a": 1}, []byte("ab")} {
+		fmt.Println(mustStr(dogpile.ToStr(v)))
 	}
-	known := map[int]string{1: "ada", 2: "grace"}
-	// The function returns a map; arguments it leaves out (unknown ids) are
-	// neither cached nor returned, so they are asked for again next time.
-	names := dogpile.CacheMultiMap(region, func(_ context.Context, ids []int) (map[int]string, error) {
-		fmt.Println("querying", ids)
-		out := make(map[int]string)
-		for _, id := range ids {
-			if name, ok := known[id]; ok {
-				out[id] = name
-			}
-		}
-		return out, nil
-	}, dogpile.FuncName("people", "names"))
-
-	ctx := context.Background()
-	m, _ := names.Call(ctx, 1, 2, 3)
-	fmt.Println(m)
-	m, _ = names.Call(ctx, 1, 3)
-	fmt.Println(m)
 	// Output:
-	// querying [1 2 3]
-	// map[1:ada 2:grace]
-	// querying [3]
-	// map[1:ada]
+	// plain text
+	// 42
+	// True
+	// None
+	// 2.0
+	// 1e+16
+	// [1, 'a']
+	// {'a': 1, 'b': 2}
+	// b'ab'
 }

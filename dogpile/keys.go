@@ -1,11 +1,7 @@
 package dogpile
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -15,162 +11,88 @@ type FuncInfo struct {
 	Package string
 	// Name is the function's name: "LoadUser", "(*Store).Load".
 	Name string
+	// Namespace is the function's namespace, when HasNamespace says one
+	// was given (see Namespace); an empty namespace is one too, as in
+	// Python, where only None means none.
+	Namespace    string
+	HasNamespace bool
 	// ArgNames are the parameter names, when the caller declared them
-	// (see ArgNames); KwargKeyGenerator orders the arguments by them.
+	// (see ArgNames).
 	ArgNames []string
+	// ToStr turns one argument into its key text: ToStr unless ToStrFunc
+	// replaced it.
+	ToStr func(any) (string, error)
 }
 
-// KeyGenerator makes the key function for one cached function
-// (dogpile.cache's function_key_generator). toStr turns one argument into
-// its key text.
-type KeyGenerator func(namespace string, fn FuncInfo, toStr func(any) string) func(args ...any) string
+// KeyGenerator makes the key function of one function cached with Cache0
+// … Cache3 (dogpile.cache's function_key_generator). The key function's
+// error fails the call whose arguments it could not key.
+type KeyGenerator func(fn FuncInfo) func(args ...any) (string, error)
 
-// MultiKeyGenerator makes the key function of a multi function: one key
-// per argument (dogpile.cache's function_multi_key_generator).
-type MultiKeyGenerator func(namespace string, fn FuncInfo, toStr func(any) string) func(args ...any) []string
+// MultiKeyGenerator makes the key function of one function cached with
+// CacheMulti: one key per argument, in order (dogpile.cache's
+// function_multi_key_generator).
+type MultiKeyGenerator func(fn FuncInfo) func(args ...any) ([]string, error)
 
-// ToStr is the default argument formatter of key generators: the text
-// fmt.Sprint gives, computed without fmt for strings, integers and bools.
-func ToStr(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case fmt.Stringer:
-		return x.String()
-	}
-	if b, ok := appendScalar(nil, v); ok {
-		return string(b)
-	}
-	return fmt.Sprint(v)
-}
-
-// appendScalar appends the text of a string, an integer or a bool to b.
-// It reports false for other types. Being generic over concrete cases only,
-// it does not box v.
-func appendScalar[T any](b []byte, v T) ([]byte, bool) {
-	switch x := any(v).(type) {
-	case string:
-		return append(b, x...), true
-	case int:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int64:
-		return strconv.AppendInt(b, x, 10), true
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int16:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int8:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case uint:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint64:
-		return strconv.AppendUint(b, x, 10), true
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint16:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint8:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case bool:
-		return strconv.AppendBool(b, x), true
-	}
-	return b, false
-}
-
-// keyPrefix is "<package>:<name>" with "|<namespace>" when there is one.
-func keyPrefix(namespace string, fn FuncInfo) string {
+// keyPrefix is "<package>:<name>", with "|<namespace>" when there is one.
+func keyPrefix(fn FuncInfo) string {
 	p := fn.Package + ":" + fn.Name
-	if namespace != "" {
-		p += "|" + namespace
+	if fn.HasNamespace {
+		p += "|" + fn.Namespace
 	}
 	return p
 }
 
+func toStrOf(fn FuncInfo) func(any) (string, error) {
+	if fn.ToStr == nil {
+		return ToStr
+	}
+	return fn.ToStr
+}
+
 // FunctionKeyGenerator is dogpile.cache's default key generator:
 // "<package>:<name>|<namespace>|<args joined by spaces>", without the
-// namespace part when namespace is empty. Keys are not escaped, as in
+// namespace part when none was given. Keys are not escaped, as in
 // dogpile.cache: arguments containing spaces can collide.
-func FunctionKeyGenerator(namespace string, fn FuncInfo, toStr func(any) string) func(args ...any) string {
-	if toStr == nil {
-		toStr = ToStr
-	}
-	prefix := keyPrefix(namespace, fn) + "|"
-	return func(args ...any) string {
-		switch len(args) {
-		case 0:
-			return prefix
-		case 1:
-			return prefix + toStr(args[0])
-		}
+func FunctionKeyGenerator(fn FuncInfo) func(args ...any) (string, error) {
+	toStr := toStrOf(fn)
+	prefix := keyPrefix(fn) + "|"
+	return func(args ...any) (string, error) {
 		var b strings.Builder
 		b.WriteString(prefix)
 		for i, a := range args {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(toStr(a))
+			s, err := toStr(a)
+			if err != nil {
+				return "", argError(i, err)
+			}
+			b.WriteString(s)
 		}
-		return b.String()
+		return b.String(), nil
 	}
+}
+
+// argError names the argument whose text could not be made.
+func argError(i int, err error) error {
+	return fmt.Errorf("key of argument %d: %w", i+1, err)
 }
 
 // FunctionMultiKeyGenerator is dogpile.cache's default multi key
-// generator: one key "<package>:<name>|<namespace>|<arg>" per argument.
-func FunctionMultiKeyGenerator(namespace string, fn FuncInfo, toStr func(any) string) func(args ...any) []string {
-	if toStr == nil {
-		toStr = ToStr
-	}
-	prefix := keyPrefix(namespace, fn) + "|"
-	return func(args ...any) []string {
+// generator: "<package>:<name>|<namespace>|<arg>" for each argument.
+func FunctionMultiKeyGenerator(fn FuncInfo) func(args ...any) ([]string, error) {
+	toStr := toStrOf(fn)
+	prefix := keyPrefix(fn) + "|"
+	return func(args ...any) ([]string, error) {
 		keys := make([]string, len(args))
 		for i, a := range args {
-			keys[i] = prefix + toStr(a)
+			s, err := toStr(a)
+			if err != nil {
+				return nil, argError(i, err)
+			}
+			keys[i] = prefix + s
 		}
-		return keys
-	}
-}
-
-// KwargKeyGenerator is dogpile.cache's kwarg_function_key_generator: the
-// arguments are ordered by parameter name, so keys do not depend on the
-// order of the parameters. The names come from FuncInfo.ArgNames (declared
-// with the ArgNames function option); without names it behaves as
-// FunctionKeyGenerator.
-func KwargKeyGenerator(namespace string, fn FuncInfo, toStr func(any) string) func(args ...any) string {
-	plain := FunctionKeyGenerator(namespace, fn, toStr)
-	if len(fn.ArgNames) == 0 {
-		return plain
-	}
-	order := make([]int, len(fn.ArgNames))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(fn.ArgNames[a], fn.ArgNames[b]) })
-	return func(args ...any) string {
-		if len(args) != len(order) {
-			return plain(args...)
-		}
-		sorted := make([]any, len(args))
-		for i, j := range order {
-			sorted[i] = args[j]
-		}
-		return plain(sorted...)
-	}
-}
-
-// SHA1MangleKey replaces a key by its SHA-1 in hex, 40 characters
-// (dogpile.cache's sha1_mangle_key).
-func SHA1MangleKey(key string) string {
-	sum := sha1.Sum([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
-
-// LengthConditionalMangler applies mangler only to keys of at least length
-// bytes (dogpile.cache's length_conditional_mangler).
-func LengthConditionalMangler(length int, mangler func(string) string) func(string) string {
-	return func(key string) string {
-		if len(key) >= length {
-			return mangler(key)
-		}
-		return key
+		return keys, nil
 	}
 }

@@ -1,149 +1,235 @@
 package dogpile
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
 // NoExpiration, given to Expiration, makes values never expire whatever the
-// region's default (dogpile.cache's expiration_time=-1).
+// region's expiration time (dogpile.cache's expiration_time=-1).
 const NoExpiration time.Duration = -1
 
-// Option configures a Region at NewRegion. A nil function given to an
-// option means the default.
-type Option func(*Region)
+// Option configures a Region at NewRegion. An option given a value it
+// cannot take (a nil codec, a negative timeout) makes Configure fail with
+// an error that names it, and the region stays unconfigured. Options whose
+// default is "none" (WithKeyMangler, WithObserver) take nil for none; the
+// others reject nil.
+//
+// Every CallOption is an Option too: given to NewRegion, it applies to
+// every call on the region, unless a cached function's or a call's own
+// options say otherwise. NewRegion(WaitForFresh()) makes every caller wait
+// for a fresh value (dogpile.cache issue #264).
+type Option interface {
+	applyRegion(*settings)
+}
 
-// WithName names the region (dogpile.cache's name). Observers and logs
-// report it.
-func WithName(name string) Option { return func(r *Region) { r.name = name } }
+// settings are a region's options, fixed at NewRegion.
+type settings struct {
+	name            string
+	mangler         func(string) string
+	codec           Codec
+	keyGen          KeyGenerator
+	multiKeyGen     MultiKeyGenerator
+	async           bool
+	logger          *slog.Logger
+	observer        observe.Observer
+	now             func() time.Time // nil: the system clock, coarse for expiry
+	failOpen        bool
+	creationTimeout time.Duration
+	defaults        callConfig // the CallOptions given to NewRegion
+	err             error      // what the options could not take
+}
+
+func (s *settings) invalid(option string, format string, args ...any) {
+	s.err = errors.Join(s.err, fmt.Errorf("%w: %s: %s", ErrInvalidArgument, option, fmt.Sprintf(format, args...)))
+}
+
+type regionOption func(*settings)
+
+func (o regionOption) applyRegion(s *settings) { o(s) }
+
+// WithName names the region (dogpile.cache's name). Errors, logs and
+// observers report it.
+func WithName(name string) Option { return regionOption(func(s *settings) { s.name = name }) }
 
 // WithKeyMangler sets the function applied to every key before it reaches
-// the backend, for example SHA1MangleKey.
-func WithKeyMangler(m func(string) string) Option { return func(r *Region) { r.mangler = m } }
+// the backend, such as pyconfig.SHA1MangleKey; nil for none, the default.
+func WithKeyMangler(m func(string) string) Option {
+	return regionOption(func(s *settings) { s.mangler = m })
+}
 
 // WithCodec sets the codec that byte-storing backends use for payloads
 // (dogpile.cache's serializer and deserializer). The default is JSON.
 func WithCodec(c Codec) Option {
-	return func(r *Region) {
-		if c != nil {
-			r.codec = c
+	return regionOption(func(s *settings) {
+		if c == nil {
+			s.invalid("WithCodec", "nil codec")
+			return
 		}
-	}
+		s.codec = c
+	})
 }
 
-// WithFunctionKeyGenerator replaces FunctionKeyGenerator for the functions
-// this region caches.
-func WithFunctionKeyGenerator(g KeyGenerator) Option {
-	return func(r *Region) {
-		if g != nil {
-			r.keyGen = g
+// WithKeyGenerator replaces the default key generator of the functions
+// cached in this region with Cache0 … Cache3 (dogpile.cache's
+// function_key_generator).
+func WithKeyGenerator(g KeyGenerator) Option {
+	return regionOption(func(s *settings) {
+		if g == nil {
+			s.invalid("WithKeyGenerator", "nil key generator")
+			return
 		}
-	}
+		s.keyGen = g
+	})
 }
 
-// WithFunctionMultiKeyGenerator replaces FunctionMultiKeyGenerator for the
-// multi functions this region caches.
-func WithFunctionMultiKeyGenerator(g MultiKeyGenerator) Option {
-	return func(r *Region) {
-		if g != nil {
-			r.multiKeyGen = g
+// WithMultiKeyGenerator replaces the default key generator of the
+// functions cached in this region with CacheMulti (dogpile.cache's
+// function_multi_key_generator).
+func WithMultiKeyGenerator(g MultiKeyGenerator) Option {
+	return regionOption(func(s *settings) {
+		if g == nil {
+			s.invalid("WithMultiKeyGenerator", "nil key generator")
+			return
 		}
-	}
+		s.multiKeyGen = g
+	})
 }
 
-// AsyncRunner runs a background regeneration (dogpile.cache's
-// async_creation_runner). It must call task exactly once, on any goroutine;
-// task stores the value and releases the key's locks itself, also when the
-// creator fails or panics (the panic is then re-raised inside task).
-type AsyncRunner func(key string, task func())
+// WithAsyncCreation makes GetOrCreate serve an expired value at once, to
+// the caller that regenerates it too, while a goroutine regenerates it in
+// the background (dogpile.cache's async_creation_runner). Without it the
+// first caller regenerates in the foreground and the others are served
+// the expired value, as in dogpile.cache. Keys without a value, and multi
+// calls, are created in the foreground either way. A background creator
+// that fails, panics or calls runtime.Goexit is logged and reported to
+// the observer; the previous value is served until a creation succeeds.
+func WithAsyncCreation() Option { return regionOption(func(s *settings) { s.async = true }) }
 
-// GoRunner is the AsyncRunner that runs each task on a new goroutine.
-func GoRunner(_ string, task func()) { go task() }
-
-// WithAsyncRunner makes GetOrCreate serve an expired value at once, to the
-// caller that regenerates it too, while runner regenerates it in the
-// background. Without it the first caller regenerates in the foreground and
-// the others are served the expired value, as in dogpile.cache.
-func WithAsyncRunner(runner AsyncRunner) Option { return func(r *Region) { r.async = runner } }
-
-// WithLogger sets the logger; the default is slog.Default(). Lock traffic
-// is logged at Debug, undecodable entries and lost locks at Warn.
+// WithLogger sets the logger; the default is slog.Default(). Undecodable
+// entries, lost locks, failures absorbed by WithFailOpen and background
+// creations that fail are logged at Warn or Error.
 func WithLogger(l *slog.Logger) Option {
-	return func(r *Region) {
-		if l != nil {
-			r.logger = l
+	return regionOption(func(s *settings) {
+		if l == nil {
+			s.invalid("WithLogger", "nil logger")
+			return
 		}
-	}
+		s.logger = l
+	})
 }
 
-// WithObserver sets an observer told about every operation. A region
-// without one spends nothing on observation.
-func WithObserver(o Observer) Option { return func(r *Region) { r.observer = o } }
+// WithObserver sets an observer told about every operation; nil for
+// none, the default. A region without one spends nothing on observation.
+func WithObserver(o observe.Observer) Option {
+	return regionOption(func(s *settings) { s.observer = o })
+}
 
 // WithClock replaces time.Now for expiry and creation times, for tests.
 func WithClock(now func() time.Time) Option {
-	return func(r *Region) {
-		if now != nil {
-			r.now, r.customClock = now, true
+	return regionOption(func(s *settings) {
+		if now == nil {
+			s.invalid("WithClock", "nil clock")
+			return
 		}
-	}
+		s.now = now
+	})
 }
 
 // WithFailOpen makes a failing backend behave as a miss: reads that fail
 // call the creator, writes that fail still return the created value, and
 // the error goes to the logger and the observer instead of the caller.
-func WithFailOpen() Option { return func(r *Region) { r.failOpen = true } }
+func WithFailOpen() Option { return regionOption(func(s *settings) { s.failOpen = true }) }
 
-// WithCreationTimeout bounds every creation (the creator and the wait for a
-// distributed lock). Creators run detached from the caller's cancellation,
-// so without a bound a stuck creator holds its key until it returns.
+// WithCreationTimeout bounds every creation: the wait for a distributed
+// lock and the creator, which runs detached from its caller's
+// cancellation, so that a stuck creator does not hold its key for ever.
+// Zero, the default, sets no bound; a negative duration is an error.
 func WithCreationTimeout(d time.Duration) Option {
-	return func(r *Region) { r.creationTimeout = max(d, 0) }
+	return regionOption(func(s *settings) {
+		if d < 0 {
+			s.invalid("WithCreationTimeout", "negative duration %v", d)
+			return
+		}
+		s.creationTimeout = d
+	})
 }
 
-// WithoutStale makes every GetOrCreate on the region wait for a fresh value
-// instead of being served an expired one while another caller regenerates
-// it (dogpile.cache issue #264). WaitForFresh does the same per call.
-func WithoutStale() Option { return func(r *Region) { r.noStale = true } }
-
-// CallOption adjusts one call of Get, GetOrCreate and their multi forms.
+// CallOption adjusts calls of Get, GetOrCreate, their multi forms and the
+// cached functions. Given to one of those calls it applies to that call;
+// given to Cache0 … CacheMulti, to every call of the cached function; given
+// to NewRegion, to every call on the region. The narrower scope wins. A
+// CallOption given a value it cannot take makes the calls it applies to
+// fail with an error wrapping ErrInvalidArgument.
 type CallOption func(*callConfig)
 
-type callConfig struct {
-	expiration     time.Duration // 0: region default; <0: never
-	expirationFunc func(Metadata) time.Duration
-	shouldCache    func(any) bool
-	ignoreExpiry   bool
-	waitForFresh   bool
-}
-
-// Expiration overrides the region's expiration time for this call. A
-// duration ≤ 0, such as NoExpiration, means the value never expires.
-func Expiration(d time.Duration) CallOption {
-	return func(c *callConfig) {
-		if d <= 0 {
-			d = NoExpiration
-		}
-		c.expiration = d
+func (o CallOption) applyRegion(s *settings) {
+	if o != nil {
+		o(&s.defaults)
 	}
 }
 
-// ExpirationFunc decides the expiration time for this call from the
-// metadata of the value found; its result follows Expiration's rules.
-func ExpirationFunc(f func(Metadata) time.Duration) CallOption {
+func (o CallOption) applyFunc(c *funcConfig) {
+	if o != nil {
+		o(&c.call)
+	}
+}
+
+// callConfig is what a call's options decided.
+type callConfig struct {
+	expiration     time.Duration // 0: the region's; NoExpiration: never
+	expirationFunc func(created time.Time) time.Duration
+	shouldCache    func(any) bool
+	ignoreExpiry   bool
+	waitForFresh   bool
+	err            error
+}
+
+func (c *callConfig) invalid(option string, format string, args ...any) {
+	c.err = errors.Join(c.err, fmt.Errorf("%w: %s: %s", ErrInvalidArgument, option, fmt.Sprintf(format, args...)))
+}
+
+// Expiration overrides the region's expiration time: d must be positive,
+// or NoExpiration for values that never expire. Zero and other negative
+// durations are errors, so that no duration means the opposite of what it
+// means to dogpile.cache, where 0 expires every value at once.
+func Expiration(d time.Duration) CallOption {
+	return func(c *callConfig) {
+		if d <= 0 && d != NoExpiration {
+			c.invalid("Expiration", "%v: want a positive duration or NoExpiration", d)
+			return
+		}
+		c.expiration, c.expirationFunc = d, nil
+	}
+}
+
+// ExpirationFunc decides the expiration time of each value when it is
+// read, from its creation time, so it can follow the time of day or a
+// setting changed at run time (dogpile.cache's callable expiration_time).
+// f returns a positive duration, NoExpiration (or any negative duration)
+// for never, or zero for the region's expiration time; it must be fast
+// and safe for concurrent use. It takes precedence over Expiration; nil
+// removes an ExpirationFunc given at a wider scope.
+func ExpirationFunc(f func(created time.Time) time.Duration) CallOption {
 	return func(c *callConfig) { c.expirationFunc = f }
 }
 
 // ShouldCache stores a created value only when f returns true for it
 // (dogpile.cache's should_cache_fn); the value is returned either way.
-func ShouldCache(f func(any) bool) CallOption {
+// nil stores every value, the default.
+func ShouldCache(f func(value any) bool) CallOption {
 	return func(c *callConfig) { c.shouldCache = f }
 }
 
-// IgnoreExpiration returns whatever value is stored, expired, invalidated
-// or not (Get, GetMulti and GetValueMetadata).
+// IgnoreExpiration makes a call take whatever value is stored, expired,
+// invalidated or not: Get returns it, and GetOrCreate creates only when
+// nothing is stored.
 func IgnoreExpiration() CallOption { return func(c *callConfig) { c.ignoreExpiry = true } }
 
-// WaitForFresh makes this GetOrCreate wait for a fresh value instead of
-// being served an expired one while another caller regenerates it.
+// WaitForFresh makes GetOrCreate wait for a fresh value instead of being
+// served an expired one while another caller regenerates it.
 func WaitForFresh() CallOption { return func(c *callConfig) { c.waitForFresh = true } }

@@ -2,14 +2,15 @@ package dogpile_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // pxLog records calls in order, across proxies.
@@ -36,19 +37,19 @@ func (l *pxLog) take() []string {
 // ProxyBackendTest in one), remembers the values it saw, and logs calls to
 // log when there is one.
 type pxCounter struct {
-	dogpile.ProxyBackend
+	driver.ProxyBackend
 	name string
 	log  *pxLog
 
 	mu     sync.Mutex
 	calls  map[string]int
-	values []dogpile.CachedValue // seen by Set and returned by Get
-	bytes  [][]byte              // seen by SetBytes and returned by GetBytes
+	values []driver.CachedValue // seen by Set and returned by Get
+	bytes  [][]byte             // seen by SetBytes and returned by GetBytes
 }
 
-func pxCounting(name string, log *pxLog) dogpile.Proxy {
-	return func(next dogpile.Backend) dogpile.Backend {
-		return &pxCounter{ProxyBackend: dogpile.ProxyBackend{Next: next}, name: name, log: log, calls: map[string]int{}}
+func pxCounting(name string, log *pxLog) driver.Proxy {
+	return func(next driver.Backend) driver.Backend {
+		return &pxCounter{ProxyBackend: driver.ProxyBackend{Next: next}, name: name, log: log, calls: map[string]int{}}
 	}
 }
 
@@ -67,7 +68,7 @@ func (p *pxCounter) count(method string) int {
 	return p.calls[method]
 }
 
-func (p *pxCounter) Get(ctx context.Context, key string) (dogpile.CachedValue, bool, error) {
+func (p *pxCounter) Get(ctx context.Context, key string) (driver.CachedValue, bool, error) {
 	p.record("Get")
 	cv, ok, err := p.ProxyBackend.Get(ctx, key)
 	if ok {
@@ -78,12 +79,12 @@ func (p *pxCounter) Get(ctx context.Context, key string) (dogpile.CachedValue, b
 	return cv, ok, err
 }
 
-func (p *pxCounter) GetMulti(ctx context.Context, keys []string) ([]dogpile.CachedValue, error) {
+func (p *pxCounter) GetMulti(ctx context.Context, keys []string) ([]driver.CachedValue, error) {
 	p.record("GetMulti")
 	return p.ProxyBackend.GetMulti(ctx, keys)
 }
 
-func (p *pxCounter) Set(ctx context.Context, key string, v dogpile.CachedValue) error {
+func (p *pxCounter) Set(ctx context.Context, key string, v driver.CachedValue) error {
 	p.record("Set")
 	p.mu.Lock()
 	p.values = append(p.values, v)
@@ -91,7 +92,7 @@ func (p *pxCounter) Set(ctx context.Context, key string, v dogpile.CachedValue) 
 	return p.ProxyBackend.Set(ctx, key, v)
 }
 
-func (p *pxCounter) SetMulti(ctx context.Context, items []dogpile.Item) error {
+func (p *pxCounter) SetMulti(ctx context.Context, items []driver.Item) error {
 	p.record("SetMulti")
 	return p.ProxyBackend.SetMulti(ctx, items)
 }
@@ -120,7 +121,7 @@ func (p *pxCounter) SetBytes(ctx context.Context, key string, v []byte) error {
 	return p.ProxyBackend.SetBytes(ctx, key, v)
 }
 
-func (p *pxCounter) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) error {
+func (p *pxCounter) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	p.record("SetBytesMulti")
 	return p.ProxyBackend.SetBytesMulti(ctx, items)
 }
@@ -137,21 +138,21 @@ func (p *pxCounter) DeleteMulti(ctx context.Context, keys []string) error {
 
 // pxNeverSet drops writes of some keys (ProxyBackendTest's NeverSetProxy).
 type pxNeverSet struct {
-	dogpile.ProxyBackend
+	driver.ProxyBackend
 	never map[string]bool
 }
 
-func pxNeverSetting(keys ...string) dogpile.Proxy {
+func pxNeverSetting(keys ...string) driver.Proxy {
 	never := map[string]bool{}
 	for _, k := range keys {
 		never[k] = true
 	}
-	return func(next dogpile.Backend) dogpile.Backend {
-		return &pxNeverSet{ProxyBackend: dogpile.ProxyBackend{Next: next}, never: never}
+	return func(next driver.Backend) driver.Backend {
+		return &pxNeverSet{ProxyBackend: driver.ProxyBackend{Next: next}, never: never}
 	}
 }
 
-func (p *pxNeverSet) Set(ctx context.Context, key string, v dogpile.CachedValue) error {
+func (p *pxNeverSet) Set(ctx context.Context, key string, v driver.CachedValue) error {
 	if p.never[key] {
 		return nil
 	}
@@ -167,28 +168,28 @@ func (p *pxNeverSet) SetBytes(ctx context.Context, key string, v []byte) error {
 
 // pxReplace stores "never set" in place of every value written with Set,
 // keeping the metadata: a proxy that changes values on their way in.
-type pxReplace struct{ dogpile.ProxyBackend }
+type pxReplace struct{ driver.ProxyBackend }
 
-func pxReplacing(next dogpile.Backend) dogpile.Backend {
-	return &pxReplace{dogpile.ProxyBackend{Next: next}}
+func pxReplacing(next driver.Backend) driver.Backend {
+	return &pxReplace{driver.ProxyBackend{Next: next}}
 }
 
-func (p *pxReplace) Set(ctx context.Context, key string, v dogpile.CachedValue) error {
+func (p *pxReplace) Set(ctx context.Context, key string, v driver.CachedValue) error {
 	v.Payload = "never set"
 	return p.ProxyBackend.Set(ctx, key, v)
 }
 
 func (p *pxReplace) SetBytes(ctx context.Context, key string, v []byte) error {
-	md, _, err := dogpile.DecodeEntry(v)
+	md, _, err := driver.DecodeEntry(v)
 	if err != nil {
 		return err
 	}
-	return p.ProxyBackend.SetBytes(ctx, key, dogpile.EncodeEntry(md, []byte(`"never set"`)))
+	return p.ProxyBackend.SetBytes(ctx, key, driver.EncodeEntry(md, []byte(`"never set"`)))
 }
 
-func (p *pxReplace) SetMulti(ctx context.Context, items []dogpile.Item) error {
+func (p *pxReplace) SetMulti(ctx context.Context, items []driver.Item) error {
 	// The region's slice must not be modified: copy.
-	out := make([]dogpile.Item, len(items))
+	out := make([]driver.Item, len(items))
 	for i, it := range items {
 		it.Value.Payload = "never set"
 		out[i] = it
@@ -206,7 +207,7 @@ var pxKinds = []struct {
 	{"bytes", "dogpile.cache.memory_pickle", true},
 }
 
-func pxRegion(t *testing.T, backend string, wrap ...dogpile.Proxy) *dogpile.Region {
+func pxRegion(t *testing.T, backend string, wrap ...driver.Proxy) *dogpile.Region {
 	t.Helper()
 	r := dogpile.NewRegion()
 	if err := r.Configure(backend, dogpile.Config{Wrap: wrap}); err != nil {
@@ -217,20 +218,16 @@ func pxRegion(t *testing.T, backend string, wrap ...dogpile.Proxy) *dogpile.Regi
 
 func pxOuter(t *testing.T, r *dogpile.Region) *pxCounter {
 	t.Helper()
-	b, err := r.Backend()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := b.(*pxCounter)
+	c, ok := r.Backend().(*pxCounter)
 	if !ok {
-		t.Fatalf("outer backend is %T, want *pxCounter", b)
+		t.Fatalf("outer backend is %T, want *pxCounter", r.Backend())
 	}
 	return c
 }
 
 func pxGet(t *testing.T, r *dogpile.Region, key string) (any, bool) {
 	t.Helper()
-	v, ok, err := r.Get(context.Background(), key)
+	v, ok, err := dogpile.Get[any](context.Background(), r, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,16 +265,16 @@ func TestProxyCountsEveryOperation(t *testing.T) {
 			if err := r.SetMulti(ctx, map[string]any{"a": 1, "b": 2}); err != nil {
 				t.Fatal(err)
 			}
-			vals, found, err := r.GetMulti(ctx, []string{"a", "b", "zz"})
-			if err != nil || !slices.Equal(found, []bool{true, true, false}) || !pxSameNumber(vals[1], 2) {
-				t.Fatalf("GetMulti = %v %v %v", vals, found, err)
+			vals, err := dogpile.GetMulti[any](ctx, r, []string{"a", "b", "zz"})
+			if _, zz := vals["zz"]; err != nil || len(vals) != 2 || zz || !pxSameNumber(vals["b"], 2) {
+				t.Fatalf("GetMulti = %v %v", vals, err)
 			}
-			v, err := r.GetOrCreate(ctx, "new", func(context.Context) (any, error) { return "made", nil })
+			v, err := dogpile.GetOrCreate(ctx, r, "new", func(context.Context) (any, error) { return "made", nil })
 			if err != nil || v != "made" {
 				t.Fatalf("GetOrCreate = %v, %v", v, err)
 			}
-			if _, err := r.GetOrCreateMulti(ctx, []string{"m1", "m2"}, func(_ context.Context, keys []string) ([]any, error) {
-				return []any{"x", "y"}, nil
+			if _, err := dogpile.GetOrCreateMulti(ctx, r, []string{"m1", "m2"}, func(_ context.Context, keys []string) (map[string]any, error) {
+				return map[string]any{"m1": "x", "m2": "y"}, nil
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -340,7 +337,7 @@ func TestProxySeesWhatTheBackendStores(t *testing.T) {
 					t.Fatalf("saw %d values", len(c.values))
 				}
 				for _, cv := range c.values {
-					if cv.Payload != "some value" || cv.Metadata.Version != dogpile.ValueVersion || cv.Metadata.CreatedAt.IsZero() {
+					if cv.Payload != "some value" || cv.Metadata.Version != driver.ValueVersion || cv.Metadata.CreatedAt.IsZero() {
 						t.Errorf("proxy saw %#v", cv)
 					}
 				}
@@ -350,8 +347,8 @@ func TestProxySeesWhatTheBackendStores(t *testing.T) {
 				t.Fatalf("saw %d entries", len(c.bytes))
 			}
 			for _, b := range c.bytes {
-				md, payload, err := dogpile.DecodeEntry(b)
-				if err != nil || md.Version != dogpile.ValueVersion || string(payload) != `"some value"` {
+				md, payload, err := driver.DecodeEntry(b)
+				if err != nil || md.Version != driver.ValueVersion || string(payload) != `"some value"` {
 					t.Errorf("proxy saw %q: %v %q %v", b, md, payload, err)
 				}
 			}
@@ -359,7 +356,7 @@ func TestProxySeesWhatTheBackendStores(t *testing.T) {
 	}
 }
 
-// configure(wrap=[A, B]) gives A(B(backend)): A is called first.
+// Config.Wrap [A, B] gives A(B(backend)): A is called first.
 func TestProxyWrapOrder(t *testing.T) {
 	ctx := context.Background()
 	for _, kind := range pxKinds {
@@ -371,11 +368,7 @@ func TestProxyWrapOrder(t *testing.T) {
 			if a.name != "A" || !ok || b.name != "B" {
 				t.Fatalf("outer %s, next %T", a.name, a.Proxied())
 			}
-			actual, err := r.ActualBackend()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Proxied() != actual {
+			if actual := driver.Unwrap(r.Backend()); b.Proxied() != actual {
 				t.Errorf("B wraps %T, not the actual backend %T", b.Proxied(), actual)
 			}
 			if err := r.Set(ctx, "k", 1); err != nil {
@@ -397,35 +390,36 @@ func TestProxyWrapOrder(t *testing.T) {
 	}
 }
 
-// ProxyBackendTest::test_actual_backend_proxied / _noproxy.
+// ProxyBackendTest::test_actual_backend_proxied / _noproxy, with
+// driver.Unwrap in place of ActualBackend.
 func TestProxyActualBackend(t *testing.T) {
 	for _, kind := range pxKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			plain := pxRegion(t, kind.backend)
-			b, _ := plain.Backend()
-			actual, err := plain.ActualBackend()
-			if err != nil || b != actual {
-				t.Errorf("no proxy: Backend %T, ActualBackend %T, %v", b, actual, err)
+			if b := plain.Backend(); driver.Unwrap(b) != b {
+				t.Errorf("no proxy: Backend %T, Unwrap %T", b, driver.Unwrap(b))
 			}
 
-			passThrough := func(next dogpile.Backend) dogpile.Backend {
-				return &dogpile.ProxyBackend{Next: next}
+			passThrough := func(next driver.Backend) driver.Backend {
+				return &driver.ProxyBackend{Next: next}
 			}
 			wrapped := pxRegion(t, kind.backend, pxCounting("A", nil), passThrough, pxCounting("C", nil))
-			outer, _ := wrapped.Backend()
+			outer := wrapped.Backend()
 			if _, ok := outer.(*pxCounter); !ok {
 				t.Errorf("Backend() = %T, want the outer proxy", outer)
 			}
-			actual, err = wrapped.ActualBackend()
-			if err != nil {
+			want := reflect.TypeOf(&memory.Backend{})
+			if kind.bytes {
+				want = reflect.TypeOf(&memory.BytesBackend{})
+			}
+			if actual := driver.Unwrap(outer); reflect.TypeOf(actual) != want {
+				t.Errorf("Unwrap(Backend()) = %T, want %v", actual, want)
+			}
+			if err := wrapped.Set(context.Background(), "k", "v"); err != nil {
 				t.Fatal(err)
 			}
-			want := reflect.TypeOf(&dogpile.MemoryBackend{})
-			if kind.bytes {
-				want = reflect.TypeOf(&dogpile.MemoryBytesBackend{})
-			}
-			if reflect.TypeOf(actual) != want {
-				t.Errorf("ActualBackend() = %T, want %v", actual, want)
+			if v, ok := pxGet(t, wrapped, "k"); !ok || v != "v" {
+				t.Errorf("Get through three proxies = %v, %v", v, ok)
 			}
 		})
 	}
@@ -453,7 +447,7 @@ func TestProxyNeverSet(t *testing.T) {
 			calls := 0
 			creator := func(context.Context) (any, error) { calls++; return "made", nil }
 			for range 2 {
-				if v, err := r.GetOrCreate(ctx, "5", creator); err != nil || v != "made" {
+				if v, err := dogpile.GetOrCreate(ctx, r, "5", creator); err != nil || v != "made" {
 					t.Fatalf("GetOrCreate = %v, %v", v, err)
 				}
 			}
@@ -483,7 +477,7 @@ func TestProxyModifiesValuesOnSet(t *testing.T) {
 			}
 			// The creator's value is returned to its caller; the cache
 			// holds the proxy's.
-			v, err := r.GetOrCreate(ctx, "fresh", func(context.Context) (any, error) { return "created", nil })
+			v, err := dogpile.GetOrCreate(ctx, r, "fresh", func(context.Context) (any, error) { return "created", nil })
 			if err != nil || v != "created" {
 				t.Errorf("GetOrCreate = %v, %v", v, err)
 			}
@@ -495,8 +489,8 @@ func TestProxyModifiesValuesOnSet(t *testing.T) {
 				if err := r.SetMulti(ctx, values); err != nil {
 					t.Fatal(err)
 				}
-				got, _, err := r.GetMulti(ctx, []string{"a", "b"})
-				if err != nil || !slices.Equal(got, []any{"never set", "never set"}) {
+				got, err := dogpile.GetMulti[any](ctx, r, []string{"a", "b"})
+				if err != nil || fmt.Sprint(got) != "map[a:never set b:never set]" {
 					t.Errorf("GetMulti = %v, %v", got, err)
 				}
 			}
@@ -524,150 +518,46 @@ func TestProxyInstancesDoNotInterfere(t *testing.T) {
 	}
 }
 
-const (
-	pxRegA = "test.proxy.a"
-	pxRegB = "test.proxy.b"
-)
-
-func init() {
-	dogpile.RegisterProxy(pxRegA, pxCounting("A", nil))
-	dogpile.RegisterProxy(pxRegB, pxCounting("B", nil))
-}
-
-func TestRegisterProxy(t *testing.T) {
-	p, err := dogpile.LookupProxy(pxRegA)
-	if err != nil || p == nil {
-		t.Fatalf("LookupProxy(%s) = %v, %v", pxRegA, p, err)
-	}
-	if b, ok := p(dogpile.NewMemoryBackend()).(*pxCounter); !ok || b.name != "A" {
-		t.Errorf("registered proxy builds %T", b)
-	}
-	_, err = dogpile.LookupProxy("test.proxy.missing")
-	if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), `"test.proxy.missing"`) ||
-		!strings.Contains(err.Error(), pxRegA) {
-		t.Errorf("LookupProxy(missing) = %v, want ErrInvalidArgument naming it and the registered ones", err)
-	}
-	for name, f := range map[string]func(){
-		"duplicate": func() { dogpile.RegisterProxy(pxRegA, pxReplacing) },
-		"empty":     func() { dogpile.RegisterProxy("", pxReplacing) },
-		"nil":       func() { dogpile.RegisterProxy("test.proxy.nil", nil) },
-	} {
-		if msg, panicked := regPanics(f); !panicked || !strings.HasPrefix(msg, "dogpile:") {
-			t.Errorf("%s: panicked %v with %q", name, panicked, msg)
-		}
-	}
-	if _, err := dogpile.LookupProxy("test.proxy.nil"); err == nil {
-		t.Error("a refused proxy was registered")
-	}
-}
-
-// The wrap key of ConfigureFromConfig: names (text or a list), Proxy
-// values, outermost first.
-func TestConfigureFromConfigWrap(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name  string
-		wrap  any
-		outer []string // the counters from outside in
-	}{
-		{"comma-separated names", " test.proxy.a , test.proxy.b ", []string{"A", "B"}},
-		{"one name", pxRegB, []string{"B"}},
-		{"names in reverse", "test.proxy.b,test.proxy.a", []string{"B", "A"}},
-		{"list of names", []string{pxRegA, pxRegB}, []string{"A", "B"}},
-		{"[]any of names and proxies", []any{pxRegA, pxCounting("X", nil)}, []string{"A", "X"}},
-		{"[]Proxy", []dogpile.Proxy{pxCounting("X", nil), pxCounting("Y", nil)}, []string{"X", "Y"}},
-		{"one Proxy", pxCounting("X", nil), []string{"X"}},
-		{"a func", func(next dogpile.Backend) dogpile.Backend { return pxCounting("F", nil)(next) }, []string{"F"}},
-		{"empty text", "", nil},
-		{"None", "None", nil},
-		{"nil", nil, nil},
-		{"empty list", []string{}, nil},
-	}
-	for _, tt := range tests {
-		for _, kind := range pxKinds {
-			t.Run(tt.name+"/"+kind.name, func(t *testing.T) {
-				r := dogpile.NewRegion()
-				err := r.ConfigureFromConfig(map[string]any{
-					"cache.example.backend": kind.backend,
-					"cache.example.wrap":    tt.wrap,
-				}, "cache.example.")
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := r.Backend()
-				var got []string
-				for {
-					c, ok := b.(*pxCounter)
-					if !ok {
-						break
-					}
-					got = append(got, c.name)
-					b = c.Proxied()
-				}
-				if !slices.Equal(got, tt.outer) {
-					t.Errorf("proxies %q, want %q", got, tt.outer)
-				}
-				if actual, _ := r.ActualBackend(); b != actual {
-					t.Errorf("innermost %T is not the actual backend %T", b, actual)
-				}
-				if err := r.Set(ctx, "k", "v"); err != nil {
-					t.Fatal(err)
-				}
-				if v, ok := pxGet(t, r, "k"); !ok || v != "v" {
-					t.Errorf("Get through the proxies = %v, %v", v, ok)
-				}
-			})
-		}
-	}
-}
-
-func TestConfigureFromConfigWrapErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		wrap any
-		want string
-	}{
-		{"unknown name", "test.proxy.a, test.proxy.nope", `"test.proxy.nope"`},
-		{"unknown name in a list", []string{"test.proxy.nope"}, `"test.proxy.nope"`},
-		{"number", 5, "cache.example.wrap"},
-		{"bool text", "true", "cache.example.wrap"},
-		{"list of numbers", []any{1}, "cache.example.wrap"},
-		{"nil Proxy", []dogpile.Proxy{nil}, "nil proxy"},
-		{"nil in []any", []any{dogpile.Proxy(nil)}, "nil proxy"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := dogpile.NewRegion()
-			err := r.ConfigureFromConfig(map[string]any{
-				"cache.example.backend": "dogpile.cache.memory",
-				"cache.example.wrap":    tt.wrap,
-			}, "cache.example.")
-			if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want ErrInvalidArgument mentioning %s", err, tt.want)
-			}
-			if strings.Count(err.Error(), "dogpile:") != 1 {
-				t.Errorf("error %q repeats the dogpile: prefix", err)
-			}
-			if r.IsConfigured() {
-				t.Error("region configured after an error")
-			}
-		})
-	}
-}
-
 // Replacing a wrapped backend drops the old proxies.
 func TestProxyReplaceBackend(t *testing.T) {
 	r := pxRegion(t, "dogpile.cache.memory", pxCounting("A", nil))
-	if err := r.ConfigureFromConfig(map[string]any{
-		"p.backend": "dogpile.cache.memory_pickle", "p.replace_existing_backend": "true",
-	}, "p."); err != nil {
+	if err := r.Configure("dogpile.cache.memory_pickle", dogpile.Config{ReplaceExistingBackend: true}); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := r.Backend()
-	if _, ok := b.(*dogpile.MemoryBytesBackend); !ok {
+	b := r.Backend()
+	if _, ok := b.(*memory.BytesBackend); !ok {
 		t.Errorf("Backend() = %T after replacement without wrap", b)
 	}
-	if actual, _ := r.ActualBackend(); actual != b {
-		t.Errorf("ActualBackend() = %T, want the new backend", actual)
+	if actual := driver.Unwrap(b); actual != b {
+		t.Errorf("Unwrap(Backend()) = %T, want the new backend", actual)
+	}
+}
+
+// pxLocking is a proxy that gives a backend without a lock one.
+type pxLocking struct {
+	driver.ProxyBackend
+	lock *remoteLock
+}
+
+func (p *pxLocking) Mutex(string) driver.Mutex { return p.lock }
+
+// A proxy may add a lock: the region uses it.
+func TestProxyAddsALock(t *testing.T) {
+	ctx := context.Background()
+	lock := newRemoteLock()
+	r := pxRegion(t, "dogpile.cache.memory", func(next driver.Backend) driver.Backend {
+		return &pxLocking{ProxyBackend: driver.ProxyBackend{Next: next}, lock: lock}
+	})
+	if v, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { return 1, nil }); err != nil || v != 1 {
+		t.Fatalf("GetOrCreate = %v, %v", v, err)
+	}
+	if n := lock.acquires.Load(); n != 1 {
+		t.Errorf("the proxy's lock was acquired %d times, want 1", n)
+	}
+	if ok, _ := lock.Acquire(ctx, false); !ok {
+		t.Fatal("the lock was not released")
+	}
+	if !isLocked(t, r, "k") {
+		t.Error("KeyIsLocked does not ask the proxy's lock")
 	}
 }

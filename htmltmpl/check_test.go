@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/htmltmpl"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
@@ -40,7 +41,7 @@ const checkedPage = `<body>
 func TestCheck(t *testing.T) {
 	var sideEffects atomic.Int64
 	var regionCalls atomic.Int64
-	obs := dogpile.ObserverFunc(func(context.Context, dogpile.Event) { regionCalls.Add(1) })
+	obs := observe.Func(func(context.Context, observe.Event) { regionCalls.Add(1) })
 	tm := parse(t, "page", checkedPage, template.FuncMap{"sideEffect": func() string { sideEffects.Add(1); return "" }})
 	bind(t, tm, tmplcache.New(memRegion(t, time.Hour, dogpile.WithObserver(obs))))
 

@@ -17,8 +17,11 @@
 // requests get the previous HTML. The key is made of the set's name, the
 // fragment's name, the digest of its source and the vary values (with their
 // Go types: KeyFor needs the same types the template passes, int 42 is not
-// int64 42 nor "42"). The data is not part of the key: what the fragment
-// shows must be determined by its name and the vary values.
+// int64 42 nor "42"). A vary value whose text would not tell it from
+// others, such as one that refers to itself, is an execution error
+// wrapping tmplcache.ErrVaryValue (see tmplcache.Cache.Key). The data is
+// not part of the key: what the fragment shows must be determined by its
+// name and the vary values.
 //
 // # Order of calls
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory" // registers dogpile.cache.memory
 	"github.com/dogpilego/dogpile/htmltmpl"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
@@ -101,7 +102,7 @@ func ExampleFragment() {
 	}
 	fmt.Println()
 	key, _ := cache.KeyFor("page", "sidebar")
-	_, inLocal, _ := local.Get(ctx, key)
+	_, inLocal, _ := dogpile.Get[string](ctx, local, key)
 	fmt.Println("in the local region:", inLocal)
 	// Output:
 	// <aside>…</aside>

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/htmltmpl"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
@@ -213,6 +216,42 @@ func TestVaryChangesKeys(t *testing.T) {
 	}
 }
 
+func TestVaryValues(t *testing.T) {
+	var renders counter
+	tm := parse(t, "page", `{{ cached "v" . .Value }}{{ define "v" }}{{ count }}v{{ end }}`, renders.funcs("count"))
+	c := tmplcache.New(memRegion(t, time.Hour))
+	bind(t, tm, c)
+	ctx := context.Background()
+	execute := func(v any) (out string, err error) {
+		t.Helper()
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("Execute panicked: %v", p)
+			}
+		}()
+		var b strings.Builder
+		err = tm.Execute(&b, htmltmpl.WithContext(ctx, v))
+		return b.String(), err
+	}
+	// (*url.URL).String dereferences its receiver.
+	for i, v := range []any{(*url.URL)(nil), (*url.URL)(nil), &url.URL{Host: "example.com"}} {
+		if out, err := execute(v); out != "v" || err != nil {
+			t.Errorf("execution %d with %#v: %q, %v", i, v, out, err)
+		}
+	}
+	if n := renders.n.Load(); n != 2 {
+		t.Errorf("%d renders, want 2: one per URL", n)
+	}
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	if _, err := execute(cyclic); !errors.Is(err, tmplcache.ErrVaryValue) {
+		t.Errorf("a value that refers to itself: %v, want ErrVaryValue", err)
+	}
+	if n := renders.n.Load(); n != 2 {
+		t.Errorf("%d renders, want none for the value without a key", n-2)
+	}
+}
+
 func TestKeyForAndInvalidate(t *testing.T) {
 	ctx := context.Background()
 	var renders counter
@@ -242,8 +281,8 @@ func TestKeyForAndInvalidate(t *testing.T) {
 			t.Errorf("%s %v: region holds %q, %v, %v under %s", tc.name, tc.vary, v, ok, err, key)
 		}
 	}
-	if k, _ := c.KeyFor("blog/post.html", "b"); func() bool { _, ok, _ := def.Get(ctx, k); return ok }() {
-		t.Error(`fragment "b" is in the default region too`)
+	if k, _ := c.KeyFor("blog/post.html", "b"); func() bool { _, ok, err := dogpile.Get[string](ctx, def, k); return ok || err != nil }() {
+		t.Error(`fragment "b" is in the default region too, or reading it failed`)
 	}
 
 	data["A"], data["B"] = "new", "new"
@@ -407,8 +446,8 @@ func (p page) WithContext(ctx context.Context) any { p.ctx = ctx; return p }
 func TestContextReachesTheRegion(t *testing.T) {
 	var mu sync.Mutex
 	var seen []any
-	obs := dogpile.ObserverFunc(func(ctx context.Context, e dogpile.Event) {
-		if e.Op == dogpile.OpGetOrCreate {
+	obs := observe.Func(func(ctx context.Context, e observe.Event) {
+		if e.Op == observe.OpGetOrCreate {
 			mu.Lock()
 			seen = append(seen, ctx.Value(ctxKey{}))
 			mu.Unlock()
@@ -601,10 +640,17 @@ func (c *fakeClock) region(t testing.TB, exp time.Duration) *dogpile.Region {
 
 func TestOneRenderPerExpiryUnderLoad(t *testing.T) {
 	clock := newClock()
-	var renders atomic.Int64
+	const goroutines, rounds = 100, 3
+	var renders, served atomic.Int64
+	var gate chan struct{} // closed when every other execution of a round is served
 	slow := template.FuncMap{"slow": func() string {
-		renders.Add(1)
-		time.Sleep(20 * time.Millisecond)
+		if renders.Add(1) > 1 {
+			select {
+			case <-gate:
+			case <-time.After(10 * time.Second):
+				t.Errorf("the other executions were not served while the fragment rendered (%d of them were)", served.Load())
+			}
+		}
 		return ""
 	}}
 	c := tmplcache.New(clock.region(t, time.Minute))
@@ -614,9 +660,10 @@ func TestOneRenderPerExpiryUnderLoad(t *testing.T) {
 	if got := run(t, tm, "page", data); got != "<body><p>slow fragment</p></body>" {
 		t.Fatalf("render: %s", got)
 	}
-	const goroutines, rounds = 100, 3
 	for round := 1; round <= rounds; round++ {
 		clock.advance(2 * time.Minute)
+		gate = make(chan struct{})
+		served.Store(0)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		errs := make(chan error, goroutines)
@@ -628,6 +675,9 @@ func TestOneRenderPerExpiryUnderLoad(t *testing.T) {
 					errs <- err
 				} else if b.String() != "<body><p>slow fragment</p></body>" {
 					errs <- errors.New("wrong output: " + b.String())
+				}
+				if served.Add(1) == goroutines-1 {
+					close(gate)
 				}
 			})
 		}
@@ -676,10 +726,10 @@ func TestBindOptionsAndErrors(t *testing.T) {
 	run(t, tm, "page", nil)
 	ka, _ := c.KeyFor("page", "a")
 	kb, _ := c.KeyFor("page", "b")
-	if _, ok, _ := local.Get(ctx, ka); !ok {
+	if _, ok, _ := dogpile.Get[string](ctx, local, ka); !ok {
 		t.Error(`"a" is not in the region Defaults chose`)
 	}
-	if _, ok, _ := def.Get(ctx, kb); !ok {
+	if _, ok, _ := dogpile.Get[string](ctx, def, kb); !ok {
 		t.Error(`"b" is not in the region Fragment chose`)
 	}
 	clock.advance(2 * time.Hour) // past a's minute and both regions' hour

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/metrics"
 )
 
@@ -13,8 +15,8 @@ import (
 func BenchmarkObserve(b *testing.B) {
 	obs := metrics.New()
 	ctx := context.Background()
-	e := dogpile.Event{Region: "users", Backend: "dogpile.cache.memory", Op: dogpile.OpGetOrCreate, Keys: []string{"user:1"},
-		Results: []dogpile.Result{dogpile.ResultHit}, Duration: time.Microsecond, Size: -1}
+	e := observe.Event{Region: "users", Backend: "dogpile.cache.memory", Op: observe.OpGetOrCreate, Keys: []string{"user:1"},
+		Results: []observe.Result{observe.Hit}, Duration: time.Microsecond, Size: -1}
 	obs.Observe(ctx, e)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -26,8 +28,8 @@ func BenchmarkObserve(b *testing.B) {
 func BenchmarkObserveParallel(b *testing.B) {
 	obs := metrics.New()
 	ctx := context.Background()
-	e := dogpile.Event{Region: "users", Op: dogpile.OpGetOrCreate, Keys: []string{"user:1"},
-		Results: []dogpile.Result{dogpile.ResultHit}, Duration: time.Microsecond, Size: -1}
+	e := observe.Event{Region: "users", Op: observe.OpGetOrCreate, Keys: []string{"user:1"},
+		Results: []observe.Result{observe.Hit}, Duration: time.Microsecond, Size: -1}
 	obs.Observe(ctx, e)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

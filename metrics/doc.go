@@ -1,8 +1,8 @@
 // Package metrics counts the cache operations of a whole process for
 // production monitoring: hits, stale values served, misses, creations,
-// errors, lock waits and bytes, per region.
+// errors, lock waits, invalidations and bytes, per region.
 //
-// An Observer is a dogpile.Observer for every region of the process. It is
+// An Observer is an observe.Observer for every region of the process. It is
 // always enabled and cheap: atomic counters, no lock and no allocation in
 // Observe once a region has been seen. Read the counts in Go with Stats, as
 // an expvar with Publish or Var, or in Prometheus with the Collector of
@@ -13,7 +13,7 @@
 //	func init() { cacheMetrics.Publish("dogpile") } // /debug/vars
 //
 //	var users = dogpile.NewRegion(dogpile.WithName("users"),
-//		dogpile.WithObserver(dogpile.MultiObserver(cacheMetrics, debugpanel.Observer{})))
+//		dogpile.WithObserver(observe.Multi(cacheMetrics, debugpanel.Observer{})))
 //
 // Results are counted per key, so a get_multi of ten keys counts ten.
 // get_or_create reports no plain miss: a key it did not find is Created (its

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/metrics"
 )
 
@@ -24,7 +25,7 @@ func ExampleObserver() {
 			log.Fatal(err)
 		}
 	}
-	if _, _, err := users.GetMulti(ctx, []string{"user:1", "user:2"}); err != nil {
+	if _, err := dogpile.GetMulti[string](ctx, users, []string{"user:1", "user:2"}); err != nil {
 		log.Fatal(err)
 	}
 

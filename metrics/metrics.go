@@ -9,25 +9,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
-// numOps is the number of dogpile.Op values, OpGet (1) to OpCreate.
-const numOps = int(dogpile.OpCreate) + 1
+// numOps bounds the observe.Op values counted, OpGet (1) to OpInvalidate.
+const numOps = int(observe.OpInvalidate) + 1
 
 // counters are one region's, updated with atomic adds only.
 type counters struct {
 	hits, stale, misses, created, waited atomic.Uint64
 	creations, createNanos               atomic.Uint64
 	lockWaits, lockWaitNanos             atomic.Uint64
-	errors                               atomic.Uint64
+	invalidations, errors                atomic.Uint64
 	bytesRead, bytesWritten              atomic.Uint64
 	calls, nanos                         [numOps]atomic.Uint64
 }
 
 // Observer counts the operations of every region it is installed on, per
-// region: a process-wide dogpile.Observer for production. Install one
-// Observer on all regions (combined with others by dogpile.MultiObserver):
+// region: a process-wide observe.Observer for production. Install one
+// Observer on all regions (combined with others by observe.Multi):
 //
 //	var cacheMetrics = metrics.New()
 //	region := dogpile.NewRegion(dogpile.WithName("users"), dogpile.WithObserver(cacheMetrics))
@@ -74,8 +74,8 @@ func (o *Observer) Enabled(context.Context) bool { return true }
 
 // Observe counts e. Results are counted per key for lookups (get,
 // get_multi, get_or_create, get_or_create_multi); creations, lock waits,
-// errors and bytes per event.
-func (o *Observer) Observe(_ context.Context, e dogpile.Event) {
+// invalidations, errors and bytes per event.
+func (o *Observer) Observe(_ context.Context, e observe.Event) {
 	c := o.region(e.Region)
 	if int(e.Op) < numOps {
 		c.calls[e.Op].Add(1)
@@ -85,24 +85,29 @@ func (o *Observer) Observe(_ context.Context, e dogpile.Event) {
 		c.errors.Add(1)
 	}
 	switch e.Op {
-	case dogpile.OpCreate:
+	case observe.OpCreate:
 		if e.Err == nil {
 			c.creations.Add(uint64(len(e.Keys)))
 		}
 		c.createNanos.Add(uint64(max(e.Duration, 0)))
 		return
-	case dogpile.OpLockWait:
+	case observe.OpLockWait:
 		if e.Err == nil {
 			c.lockWaits.Add(1)
 			c.lockWaitNanos.Add(uint64(max(e.Duration, 0)))
 		}
 		return
-	case dogpile.OpSet, dogpile.OpSetMulti:
+	case observe.OpSet, observe.OpSetMulti:
 		if e.Size > 0 {
 			c.bytesWritten.Add(uint64(e.Size))
 		}
 		return
-	case dogpile.OpDelete, dogpile.OpDeleteMulti:
+	case observe.OpDelete, observe.OpDeleteMulti:
+		return
+	case observe.OpInvalidate:
+		if e.Err == nil {
+			c.invalidations.Add(1)
+		}
 		return
 	}
 	if e.Size > 0 {
@@ -111,15 +116,15 @@ func (o *Observer) Observe(_ context.Context, e dogpile.Event) {
 	var hits, stale, misses, created, waited uint64
 	for _, r := range e.Results {
 		switch r {
-		case dogpile.ResultHit:
+		case observe.Hit:
 			hits++
-		case dogpile.ResultStale:
+		case observe.Stale:
 			stale++
-		case dogpile.ResultMiss:
+		case observe.Miss:
 			misses++
-		case dogpile.ResultCreated:
+		case observe.Created:
 			created++
-		case dogpile.ResultWaited:
+		case observe.Waited:
 			waited++
 		}
 	}
@@ -162,6 +167,9 @@ type RegionStats struct {
 	// LockWaits counts the waits for a distributed lock held elsewhere.
 	LockWaits    uint64        `json:"lock_waits"`
 	LockWaitTime time.Duration `json:"lock_wait_time_ns"`
+	// Invalidations counts the successful calls of Region.Invalidate,
+	// hard and soft.
+	Invalidations uint64 `json:"invalidations"`
 	// Errors counts operations that failed or, in fail-open mode,
 	// absorbed a backend error.
 	Errors uint64 `json:"errors"`
@@ -211,10 +219,10 @@ func (o *Observer) Stats() Stats {
 			Created: c.created.Load(), Waited: c.waited.Load(),
 			Creations: c.creations.Load(), CreateTime: time.Duration(c.createNanos.Load()),
 			LockWaits: c.lockWaits.Load(), LockWaitTime: time.Duration(c.lockWaitNanos.Load()),
-			Errors: c.errors.Load(), BytesRead: c.bytesRead.Load(), BytesWritten: c.bytesWritten.Load(),
+			Invalidations: c.invalidations.Load(), Errors: c.errors.Load(), BytesRead: c.bytesRead.Load(), BytesWritten: c.bytesWritten.Load(),
 			Ops: map[string]OpStats{},
 		}
-		for op := dogpile.OpGet; int(op) < numOps; op++ {
+		for op := observe.OpGet; int(op) < numOps; op++ {
 			if n := c.calls[op].Load(); n > 0 {
 				r.Ops[op.String()] = OpStats{Calls: n, Time: time.Duration(c.nanos[op].Load())}
 			}
@@ -252,4 +260,4 @@ func (v statsVar) String() string {
 // is already published.
 func (o *Observer) Publish(name string) { expvar.Publish(name, o.Var()) }
 
-var _ dogpile.Observer = (*Observer)(nil)
+var _ observe.Observer = (*Observer)(nil)

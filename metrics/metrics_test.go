@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/metrics"
 )
 
-func newRegion(t testing.TB, name string, obs dogpile.Observer, backend string) *dogpile.Region {
+func newRegion(t testing.TB, name string, obs observe.Observer, backend string) *dogpile.Region {
 	t.Helper()
 	r := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithObserver(obs))
 	if err := r.Configure(backend, dogpile.Config{ExpirationTime: time.Hour}); err != nil {
@@ -42,12 +44,18 @@ func TestCountsPerRegionAndResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Per key: 1 hit (u:2), 2 misses.
-	if _, _, err := users.GetMulti(ctx, []string{"u:2", "u:3", "u:4"}); err != nil {
+	if _, err := dogpile.GetMulti[string](ctx, users, []string{"u:2", "u:3", "u:4"}); err != nil {
 		t.Fatal(err)
 	}
 	// Multi get-or-create: u:1 and u:2 hit, u:5 and u:6 created.
 	if _, err := dogpile.GetOrCreateMulti(ctx, users, []string{"u:1", "u:2", "u:5", "u:6"},
-		func(_ context.Context, keys []string) ([]string, error) { return keys, nil }); err != nil {
+		func(_ context.Context, keys []string) (map[string]string, error) {
+			m := make(map[string]string, len(keys))
+			for _, k := range keys {
+				m[k] = k
+			}
+			return m, nil
+		}); err != nil {
 		t.Fatal(err)
 	}
 	if err := users.Delete(ctx, "u:6"); err != nil {
@@ -57,7 +65,7 @@ func TestCountsPerRegionAndResult(t *testing.T) {
 	if _, err := dogpile.GetOrCreate(ctx, pages, "p:1", func(context.Context) (int, error) { return 0, boom }); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if _, _, err := pages.Get(ctx, "p:2"); err != nil {
+	if _, _, err := dogpile.Get[any](ctx, pages, "p:2"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -98,8 +106,8 @@ func TestCountsPerRegionAndResult(t *testing.T) {
 func TestObserveDoesNotAllocate(t *testing.T) {
 	obs := metrics.New()
 	ctx := context.Background()
-	e := dogpile.Event{Region: "r", Backend: "b", Op: dogpile.OpGetMulti, Keys: []string{"a", "b"},
-		Results: []dogpile.Result{dogpile.ResultHit, dogpile.ResultMiss}, Duration: time.Microsecond, Size: 10}
+	e := observe.Event{Region: "r", Backend: "b", Op: observe.OpGetMulti, Keys: []string{"a", "b"},
+		Results: []observe.Result{observe.Hit, observe.Miss}, Duration: time.Microsecond, Size: 10}
 	obs.Observe(ctx, e) // first sight of the region allocates its counters
 	if n := testing.AllocsPerRun(1000, func() { obs.Observe(ctx, e) }); n != 0 {
 		t.Fatalf("Observe allocates %v times", n)
@@ -114,8 +122,8 @@ func TestConcurrentObserve(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range each {
-				obs.Observe(ctx, dogpile.Event{Region: "r" + strconv.Itoa((g+i)%3), Op: dogpile.OpGet,
-					Keys: []string{"k"}, Results: []dogpile.Result{dogpile.ResultHit}, Size: -1})
+				obs.Observe(ctx, observe.Event{Region: "r" + strconv.Itoa((g+i)%3), Op: observe.OpGet,
+					Keys: []string{"k"}, Results: []observe.Result{observe.Hit}, Size: -1})
 				if i%100 == 0 {
 					_ = obs.Stats()
 				}
@@ -134,8 +142,8 @@ func TestConcurrentObserve(t *testing.T) {
 
 func TestExpvar(t *testing.T) {
 	obs := metrics.New()
-	obs.Observe(context.Background(), dogpile.Event{Region: "users", Op: dogpile.OpGet, Keys: []string{"k"},
-		Results: []dogpile.Result{dogpile.ResultHit}, Size: 3})
+	obs.Observe(context.Background(), observe.Event{Region: "users", Op: observe.OpGet, Keys: []string{"k"},
+		Results: []observe.Result{observe.Hit}, Size: 3})
 	name := fmt.Sprintf("dogpile_test_%p", obs)
 	obs.Publish(name)
 	v := expvar.Get(name)
@@ -148,5 +156,34 @@ func TestExpvar(t *testing.T) {
 	}
 	if len(got.Regions) != 1 || got.Regions[0].Region != "users" || got.Regions[0].Hits != 1 || got.Regions[0].BytesRead != 3 {
 		t.Fatalf("expvar = %s", v.String())
+	}
+}
+
+func TestCountsInvalidations(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	r := newRegion(t, "inv", obs, "dogpile.cache.memory")
+	load := func(context.Context) (int, error) { return 1, nil }
+	if _, err := dogpile.GetOrCreate(ctx, r, "k", load); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Invalidate(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dogpile.GetOrCreate(ctx, r, "k", load); err != nil { // created again
+		t.Fatal(err)
+	}
+	if err := r.Invalidate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	// A failed invalidation is an error, not an invalidation.
+	obs.Observe(ctx, observe.Event{Region: "inv", Op: observe.OpInvalidate, Size: -1, Err: errors.New("backend down")})
+
+	s, _ := obs.Stats().Region("inv")
+	if s.Invalidations != 2 || s.Errors != 1 || s.Ops["invalidate"].Calls != 3 {
+		t.Errorf("invalidations %d, errors %d, invalidate calls %d; want 2, 1, 3", s.Invalidations, s.Errors, s.Ops["invalidate"].Calls)
+	}
+	if s.Created != 2 || s.Creations != 2 || s.Hits != 0 || s.Misses != 0 {
+		t.Errorf("results %+v", s)
 	}
 }

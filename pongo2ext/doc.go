@@ -76,7 +76,10 @@
 //     never served in the other, which would be an XSS.
 //   - the vary-on values, as Go values (pongo2.Value.Interface): pass the
 //     same Go types to Cache.KeyFor and Cache.Invalidate (an int for an
-//     integer, a string for a string).
+//     integer, a string for a string). A value whose text would not tell
+//     it from others (one that refers to itself, say) makes the block fail
+//     to execute with tmplcache.ErrVaryValue (see tmplcache.Cache.Key); a
+//     nil pointer is a value like any other.
 //
 // # Declarations
 //
@@ -134,11 +137,12 @@
 // Rendering goes through the region's dogpile lock: when a fragment
 // expires under load it is rendered once, while the other requests get
 // the previous HTML (or wait for the first rendering). The body's child
-// context is made before the region is asked, so a region with an async
-// runner renders it in the background from a copy of the variables (and
-// of {% for %}'s forloop, which pongo2 updates in place); objects that the
-// page's data holds and that change while a page renders are the
-// caller's affair. pongo2 v6's own cycle and ifchanged tags and its
+// context is made before the region is asked, so that a rendering that
+// goes on after the page has moved on (with dogpile.WithAsyncCreation,
+// or when the page's context ended while it waited) reads a copy of the
+// variables (and of {% for %}'s forloop, which pongo2 updates in place);
+// objects that the page's data holds and that change while a page renders
+// are the caller's affair. pongo2 v6's own cycle and ifchanged tags and its
 // TrimBlocks option are not safe for concurrent executions of one
 // template, cached or not.
 package pongo2ext

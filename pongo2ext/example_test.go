@@ -9,6 +9,7 @@ import (
 	"github.com/flosch/pongo2/v6"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory" // registers dogpile.cache.memory
 	"github.com/dogpilego/dogpile/pongo2ext"
 	"github.com/dogpilego/dogpile/tmplcache"
 )

@@ -75,8 +75,10 @@ func (n *cachedNode) Execute(ec *pongo2.ExecutionContext, w pongo2.TemplateWrite
 	}
 
 	// The body renders in a child context made here, on the caller's
-	// goroutine: with an async runner the rendering goes on after this
-	// page has moved on, and must not read the page's changing state.
+	// goroutine: the region renders it on a goroutine of its own, which
+	// goes on after this page has moved on when the page's context ends
+	// or the region creates in the background (dogpile.WithAsyncCreation),
+	// and must not read the page's changing state.
 	child := pongo2.NewChildExecutionContext(ec)
 	snapshotLoop(child)
 	html, err := c.Render(requestContext(ec), f, n.opts, func(ctx context.Context) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,8 @@ import (
 	"github.com/flosch/pongo2/v6"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/pongo2ext"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
@@ -52,8 +55,8 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	e := &env{t: t, counts: map[string]int{}}
 	e.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	obs := dogpile.ObserverFunc(func(ctx context.Context, ev dogpile.Event) {
-		if ev.Op != dogpile.OpGetOrCreate {
+	obs := observe.Func(func(ctx context.Context, ev observe.Event) {
+		if ev.Op != observe.OpGetOrCreate {
 			return
 		}
 		e.mu.Lock()
@@ -228,7 +231,7 @@ func TestAutoescapeStateIsPartOfTheKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, k := range keys {
-				if _, ok, _ := mustRegion(t, e.cache, "").Get(context.Background(), k); ok {
+				if _, ok, err := dogpile.Get[string](context.Background(), mustRegion(t, e.cache, ""), k); ok || err != nil {
 					t.Errorf("%s survived Invalidate", k)
 				}
 			}
@@ -468,7 +471,7 @@ func TestDigestChangeRetiresFragment(t *testing.T) {
 	if err := e.cache.Invalidate(ctx, "page.html", "dg"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := mustRegion(t, e.cache, "").Get(ctx, k1); !ok {
+	if _, ok, err := dogpile.Get[string](ctx, mustRegion(t, e.cache, ""), k1); !ok || err != nil {
 		t.Error("the v1 fragment is gone too; expected Invalidate to touch the current key only")
 	}
 	// digest=false keeps the key across edits.
@@ -693,21 +696,33 @@ func TestCancelledRequestStopsWaiting(t *testing.T) {
 
 func TestConcurrentExpiryRendersOnce(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	var renders atomic.Int64
+	const goroutines = 100
+	var renders, served atomic.Int64
+	gate := make(chan struct{}) // closed when every other execution after the expiry is served
 	e.set.Globals["slow"] = func() string {
 		n := renders.Add(1)
-		time.Sleep(20 * time.Millisecond)
+		if n == 1 {
+			// Nothing tells that the others wait for the first rendering:
+			// give them time to pile up.
+			time.Sleep(20 * time.Millisecond)
+		} else {
+			select {
+			case <-gate:
+			case <-time.After(10 * time.Second):
+				t.Errorf("the other executions were not served while the fragment rendered (%d of them were)", served.Load())
+			}
+		}
 		return fmt.Sprint("v", n)
 	}
 	tpl := e.parse(`<main>{% cached "hot" expires=10 %}{{ slow() }}{% endcached %}</main>`)
-	run := func() map[string]int {
+	run := func(expired bool) map[string]int {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		outs := map[string]int{}
-		gate := make(chan struct{})
-		for range 100 {
+		start := make(chan struct{})
+		for range goroutines {
 			wg.Go(func() {
-				<-gate
+				<-start
 				out, err := tpl.Execute(nil)
 				if err != nil {
 					t.Error(err)
@@ -715,30 +730,40 @@ func TestConcurrentExpiryRendersOnce(t *testing.T) {
 				mu.Lock()
 				outs[out]++
 				mu.Unlock()
+				if expired && served.Add(1) == goroutines-1 {
+					close(gate)
+				}
 			})
 		}
-		close(gate)
+		close(start)
 		wg.Wait()
 		return outs
 	}
-	if outs := run(); renders.Load() != 1 || outs["<main>v1</main>"] != 100 {
+	if outs := run(false); renders.Load() != 1 || outs["<main>v1</main>"] != goroutines {
 		t.Fatalf("cold: %d renders, outputs %v", renders.Load(), outs)
 	}
 	e.advance(11 * time.Second)
-	outs := run()
+	outs := run(true)
 	if renders.Load() != 2 {
 		t.Errorf("expired: %d renders in all, want 2", renders.Load())
 	}
-	if outs["<main>v1</main>"]+outs["<main>v2</main>"] != 100 || outs["<main>v2</main>"] == 0 {
+	if outs["<main>v1</main>"]+outs["<main>v2</main>"] != goroutines || outs["<main>v2</main>"] == 0 {
 		t.Errorf("expired: outputs %v, want stale v1 or fresh v2 only", outs)
 	}
 }
 
 func TestAsyncRegenerationInLoop(t *testing.T) {
-	// With an async runner, the body renders after the page has moved on:
+	// With asynchronous creation, the body renders after the page has moved on:
 	// it must see the loop as it was (and -race must stay quiet).
 	var now atomic.Int64
-	r := dogpile.NewRegion(dogpile.WithAsyncRunner(dogpile.GoRunner),
+	var creations atomic.Int64
+	stored := make(chan struct{}) // closed once the 18th rendering is stored
+	obs := observe.Func(func(_ context.Context, ev observe.Event) {
+		if ev.Op == observe.OpCreate && ev.Err == nil && creations.Add(1) == 18 {
+			close(stored)
+		}
+	})
+	r := dogpile.NewRegion(dogpile.WithAsyncCreation(), dogpile.WithObserver(obs),
 		dogpile.WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
 	if err := r.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Minute}); err != nil {
 		t.Fatal(err)
@@ -762,14 +787,19 @@ func TestAsyncRegenerationInLoop(t *testing.T) {
 	if got := render(t, tpl, data); got != want { // stale; regenerated in the background
 		t.Fatalf("stale: %q", got)
 	}
-	for deadline := time.Now().Add(10 * time.Second); renders.Load() < 18; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d renders, want 18", renders.Load())
-		}
+	select {
+	case <-stored:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%d renderings stored, want 18", creations.Load())
 	}
-	time.Sleep(10 * time.Millisecond) // let the last value be stored
+	if n := renders.Load(); n != 18 {
+		t.Fatalf("%d renders, want 18", n)
+	}
 	if got := render(t, tpl, data); got != want {
 		t.Fatalf("background renderings: %q", got)
+	}
+	if n := renders.Load(); n != 18 {
+		t.Errorf("%d renders after the background renderings were stored, want 18", n)
 	}
 }
 
@@ -801,5 +831,68 @@ func TestRequestContextForOtherTags(t *testing.T) {
 	}
 	if got := render(t, e.parse(`{% test_reqvalue %}`), nil); got != "<nil>" {
 		t.Errorf("without a context: %q", got)
+	}
+}
+
+// execute runs tpl and fails the test if Execute panics.
+func execute(t *testing.T, tpl *pongo2.Template, data pongo2.Context) (out string, err error) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("Template.Execute panicked: %v", p)
+		}
+	}()
+	return tpl.Execute(data)
+}
+
+func TestVaryNilPointerWithStringMethod(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	tpl := e.parse(`{% cached "url" u %}{{ count("url") }}{% endcached %}`)
+	var nilURL *url.URL // (*url.URL).String dereferences its receiver
+	for i, tc := range []struct {
+		u    any
+		want string
+	}{
+		{nilURL, "url#1"},
+		{nilURL, "url#1"}, // a hit
+		{&url.URL{Scheme: "https", Host: "example.com"}, "url#2"},
+		{&url.URL{}, "url#3"},
+	} {
+		out, err := execute(t, tpl, pongo2.Context{"u": tc.u})
+		if err != nil || out != tc.want {
+			t.Errorf("execution %d with %#v: %q, %v; want %q", i, tc.u, out, err, tc.want)
+		}
+	}
+	key, err := e.cache.KeyFor("<string>", "url", nilURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := e.observedKeys(); len(keys) != 4 || keys[0] != key || keys[1] != key || keys[2] == key || keys[3] == key {
+		t.Errorf("keys %q, want %s for both executions with the nil *url.URL only", keys, key)
+	}
+}
+
+// failingStringer has a String method that panics.
+type failingStringer struct{}
+
+func (failingStringer) String() string { panic("no text") }
+
+func TestVaryValueWithoutAKeyIsAnError(t *testing.T) {
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	for _, v := range []any{cyclic, failingStringer{}} {
+		e := newEnv(t, envConfig{})
+		tpl := e.parse("\n {% cached \"nokey\" 1 v %}{{ count(\"nokey\") }}{% endcached %}")
+		_, err := execute(t, tpl, pongo2.Context{"v": v})
+		if !errors.Is(pongo2ext.Cause(err), tmplcache.ErrVaryValue) {
+			t.Errorf("vary on %T: error %v, want ErrVaryValue", v, err)
+		}
+		var pe *pongo2.Error
+		if !errors.As(err, &pe) || pe.Line != 2 || pe.Column != 5 {
+			t.Errorf("vary on %T: error %#v, want line 2 col 5", v, pe)
+		}
+		if n := e.count("nokey"); n != 0 || len(e.observedKeys()) != 0 {
+			t.Errorf("vary on %T: %d renders and region calls for %q", v, n, e.observedKeys())
+		}
 	}
 }

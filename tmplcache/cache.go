@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 )
 
 // Errors, for errors.Is.
@@ -22,6 +23,10 @@ var (
 	// ErrRecursion is returned when a fragment's rendering renders the same
 	// fragment again, which would otherwise wait for itself.
 	ErrRecursion = errors.New("tmplcache: fragment renders itself")
+	// ErrVaryValue is returned for a fragment with a vary value that
+	// cannot be part of its key, because dogpile.ToStr would not tell it
+	// from other values (see Key).
+	ErrVaryValue = errors.New("tmplcache: vary value cannot be part of a key")
 )
 
 // DefaultPrefix starts every key unless WithPrefix says otherwise.
@@ -92,6 +97,12 @@ func New(def *dogpile.Region, opts ...Option) *Cache {
 //	cache.memcached.backend = dogpile.cache.memcached
 //	cache.memcached.expiration_time = 300
 //	cache.memcached.arguments.url = 127.0.0.1:11211
+//
+// Each region is configured by pyconfig.ConfigureFromConfig, with the
+// options of WithRegionOptions. Backends are known by name once their
+// packages are imported, as with dogpile.Region.Configure:
+//
+//	import _ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 func FromConfig(config map[string]any, prefix string, opts ...Option) (*Cache, error) {
 	names := map[string]bool{}
 	for key := range config {
@@ -109,7 +120,7 @@ func FromConfig(config map[string]any, prefix string, opts ...Option) (*Cache, e
 	c := New(nil, opts...)
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		r := dogpile.NewRegion(append([]dogpile.Option{dogpile.WithName(name)}, c.regionOpts...)...)
-		if err := r.ConfigureFromConfig(config, prefix+name+"."); err != nil {
+		if err := pyconfig.ConfigureFromConfig(r, config, prefix+name+"."); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("tmplcache: region %q: %w", name, err)
 		}
@@ -202,7 +213,7 @@ func (c *Cache) KeyFor(template, name string, vary ...any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.Key(Fragment{Template: d.Template, Name: d.Name, Digest: d.Digest, Vary: vary}), nil
+	return c.key(Fragment{Template: d.Template, Name: d.Name, Digest: d.Digest, Vary: vary})
 }
 
 // Invalidate deletes the fragment name of template for vary, in every
@@ -232,7 +243,9 @@ func (c *Cache) deleteVariants(ctx context.Context, region string, f Fragment) e
 	keys := make([]string, len(states))
 	for i, s := range states {
 		f.Escape = s
-		keys[i] = c.Key(f)
+		if keys[i], err = c.key(f); err != nil {
+			return err
+		}
 	}
 	if err := r.DeleteMulti(ctx, keys); err != nil {
 		return fmt.Errorf("tmplcache: invalidating %s: %w", keys[0], err)
@@ -241,16 +254,19 @@ func (c *Cache) deleteVariants(ctx context.Context, region string, f Fragment) e
 }
 
 // InvalidateAll invalidates every region of the Cache, hard or soft
-// (Region.Invalidate).
+// (Region.Invalidate), in the order of their names, the default first.
 func (c *Cache) InvalidateAll(ctx context.Context, hard bool) error {
 	c.mu.RLock()
-	regions := slices.Collect(maps.Values(c.regions))
+	regions := make([]*dogpile.Region, 0, len(c.regions))
+	for _, name := range slices.Sorted(maps.Keys(c.regions)) {
+		if r := c.regions[name]; r != nil {
+			regions = append(regions, r)
+		}
+	}
 	c.mu.RUnlock()
 	var errs []error
 	for _, r := range regions {
-		if r != nil {
-			errs = append(errs, r.Invalidate(ctx, hard))
-		}
+		errs = append(errs, r.Invalidate(ctx, hard))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tmplcache: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory" // registers dogpile.cache.memory
 	"github.com/dogpilego/dogpile/tmplcache"
 )
 

@@ -40,13 +40,19 @@ func FragmentFromContext(ctx context.Context) (Fragment, bool) {
 // under the region's dogpile lock when it is missing or expired. render
 // receives a context carrying f, so fragments rendered inside it that lead
 // back to f fail with ErrRecursion instead of waiting for themselves; pass
-// that context on to nested renderings.
+// that context on to nested renderings. The context keeps the values of
+// ctx but not its cancellation: a caller whose ctx ends stops waiting,
+// and the rendering goes on for the others. render's error is returned to
+// every caller that waited for it and is not cached.
 func (c *Cache) Render(ctx context.Context, f Fragment, o RenderOptions, render func(context.Context) (string, error)) (string, error) {
 	r, err := c.Region(o.Region)
 	if err != nil {
 		return "", err
 	}
-	key := c.Key(f)
+	key, err := c.key(f)
+	if err != nil {
+		return "", err
+	}
 	parent, _ := ctx.Value(renderingKey{}).(*rendering)
 	for p := parent; p != nil; p = p.parent {
 		if p.key == key {
@@ -55,14 +61,25 @@ func (c *Cache) Render(ctx context.Context, f Fragment, o RenderOptions, render 
 	}
 	ctx = context.WithValue(ctx, fragmentKey{}, f)
 	var opts []dogpile.CallOption
-	if o.Expires != 0 {
+	switch {
+	case o.Expires < 0:
+		opts = append(opts, dogpile.Expiration(dogpile.NoExpiration))
+	case o.Expires > 0:
 		opts = append(opts, dogpile.Expiration(o.Expires))
 	}
 	html, err := dogpile.GetOrCreate(ctx, r, key, func(ctx context.Context) (string, error) {
 		return render(context.WithValue(ctx, renderingKey{}, &rendering{key: key, parent: parent}))
 	}, opts...)
 	if err != nil {
-		return "", fmt.Errorf("tmplcache: fragment %s: %w", key, err)
+		return "", fmt.Errorf("tmplcache: %s: %w", describe(f), err)
 	}
 	return html, nil
+}
+
+// describe names f in errors.
+func describe(f Fragment) string {
+	if f.Key != "" {
+		return fmt.Sprintf("fragment with key %q", f.Key)
+	}
+	return fmt.Sprintf("fragment %q of %q", f.Name, f.Template)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
 
@@ -151,11 +154,11 @@ func TestKeyForAndInvalidate(t *testing.T) {
 	}
 	for _, esc := range []string{"", "raw"} {
 		f := tmplcache.Fragment{Template: "post.html", Name: "sidebar", Digest: digest, Vary: []any{7}, Escape: esc}
-		if _, ok, _ := local.Get(ctx, c.Key(f)); ok {
+		if _, ok, err := dogpile.Get[string](ctx, local, c.Key(f)); ok || err != nil {
 			t.Errorf("escape %q variant survived Invalidate", esc)
 		}
 	}
-	if _, ok, _ := local.Get(ctx, c.Key(other)); !ok {
+	if _, ok, err := dogpile.Get[string](ctx, local, c.Key(other)); !ok || err != nil {
 		t.Error("Invalidate deleted another vary value")
 	}
 
@@ -165,7 +168,7 @@ func TestKeyForAndInvalidate(t *testing.T) {
 	if err := c.InvalidateKey(ctx, "", "home:news"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := def.Get(ctx, c.Key(tmplcache.Fragment{Key: "home:news"})); ok {
+	if _, ok, err := dogpile.Get[string](ctx, def, c.Key(tmplcache.Fragment{Key: "home:news"})); ok || err != nil {
 		t.Error("InvalidateKey left the fragment")
 	}
 }
@@ -174,9 +177,11 @@ func TestRenderOncePerExpiry(t *testing.T) {
 	ctx := context.Background()
 	c := tmplcache.New(memRegion(t, time.Hour))
 	var renders atomic.Int64
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	render := func(context.Context) (string, error) {
-		renders.Add(1)
+		if renders.Add(1) == 1 {
+			close(started)
+		}
 		<-release
 		return "<p>slow</p>", nil
 	}
@@ -190,9 +195,7 @@ func TestRenderOncePerExpiry(t *testing.T) {
 			}
 		})
 	}
-	for renders.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-started
 	close(release)
 	wg.Wait()
 	if n := renders.Load(); n != 1 {
@@ -248,6 +251,14 @@ func TestRenderExpires(t *testing.T) {
 	_, _ = c.Render(ctx, f, short, render)
 	_, _ = c.Render(ctx, g, never, render)
 	_, _ = c.Render(ctx, h, tmplcache.RenderOptions{}, render)
+	// Any negative duration means never, as -1 does.
+	k := tmplcache.Fragment{Template: "t", Name: "never too"}
+	neverToo := tmplcache.RenderOptions{Expires: -5 * time.Minute}
+	kn := 0
+	renderK := func(context.Context) (string, error) { kn++; return fmt.Sprint("k", kn), nil }
+	if _, err := c.Render(ctx, k, neverToo, renderK); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
@@ -256,6 +267,15 @@ func TestRenderExpires(t *testing.T) {
 	d, _ := c.Render(ctx, h, tmplcache.RenderOptions{}, render)
 	if a != "4" || b != "2" || d != "3" {
 		t.Errorf("after 2 min: expires=1m %q (want re-rendered 4), never %q (want 2), default 1h %q (want 3)", a, b, d)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	b, _ = c.Render(ctx, g, never, render)
+	d, _ = c.Render(ctx, h, tmplcache.RenderOptions{}, render)
+	kv, err := c.Render(ctx, k, neverToo, renderK)
+	if b != "2" || d != "5" || kv != "k1" || err != nil {
+		t.Errorf("after 2 h: never %q (want 2), default 1h %q (want re-rendered 5), expires=-5m %q, %v (want k1)", b, d, kv, err)
 	}
 }
 
@@ -274,14 +294,14 @@ func TestFromConfig(t *testing.T) {
 	}
 	delete(config, "cache.local.arguments.whatever")
 	var observed []string
-	obs := dogpile.ObserverFunc(func(_ context.Context, e dogpile.Event) { observed = append(observed, e.Region+" "+e.Op.String()) })
+	obs := observe.Func(func(_ context.Context, e observe.Event) { observed = append(observed, e.Region+" "+e.Op.String()) })
 	c, err := tmplcache.FromConfig(config, "cache.", tmplcache.WithRegionOptions(dogpile.WithObserver(obs)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	defer func() {
-		if want := "[local create local get_or_create]"; fmt.Sprint(observed) != want {
+		if want := "[local create local get_or_create default invalidate local invalidate]"; fmt.Sprint(observed) != want {
 			t.Errorf("regions built from the configuration observed %v, want %s", observed, want)
 		}
 	}()
@@ -310,7 +330,7 @@ func TestFromConfig(t *testing.T) {
 
 func TestFragmentInContext(t *testing.T) {
 	var seen []string
-	obs := dogpile.ObserverFunc(func(ctx context.Context, e dogpile.Event) {
+	obs := observe.Func(func(ctx context.Context, e observe.Event) {
 		if f, ok := tmplcache.FragmentFromContext(ctx); ok {
 			seen = append(seen, fmt.Sprintf("%s %s/%s", e.Op, f.Template, f.Name))
 		}
@@ -327,5 +347,115 @@ func TestFragmentInContext(t *testing.T) {
 	}
 	if _, ok := tmplcache.FragmentFromContext(context.Background()); ok {
 		t.Error("fragment in a plain context")
+	}
+}
+
+// panicky has a String method that panics.
+type panicky struct{ id int }
+
+func (p panicky) String() string { panic(fmt.Sprint("no text for ", p.id)) }
+
+// worse panics with a value whose Error method panics too, which fmt does
+// not recover from.
+type worse struct{}
+
+func (worse) String() string { panic(worseErr{}) }
+
+type worseErr struct{}
+
+func (worseErr) Error() string { panic("again") }
+
+// embedsURL has the String method of a nil *url.URL it embeds.
+type embedsURL struct{ *url.URL }
+
+func TestVaryValuesWithoutAKey(t *testing.T) {
+	ctx := context.Background()
+	c := tmplcache.New(memRegion(t, time.Hour))
+	c.Declare(tmplcache.Declaration{Template: "t.html", Name: "f"})
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	type node struct{ Next *node }
+	loop := &node{}
+	loop.Next = loop
+	deep := any(1)
+	for range 13 { // 26 steps: a slice element and its interface each
+		deep = []any{deep}
+	}
+	wide := any(1)
+	for range 15 {
+		wide = []any{wide, wide, wide, wide} // 4^15 values, if written out
+	}
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"cyclic map", cyclic},
+		{"cyclic pointers", loop},
+		{"26 steps deep", deep},
+		{"shared parts", wide},
+		{"many values", make([]int, 20000)},
+		{"long text", []string{strings.Repeat("x", 1<<20+1)}},
+		{"long string", strings.Repeat("x", 1<<20+1)},
+		{"String panics", panicky{1}},
+		{"String panics inside", []any{panicky{2}}},
+		{"panic fmt cannot recover", worse{}},
+		{"promoted String of a nil pointer", embedsURL{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tmplcache.Fragment{Template: "t.html", Name: "f", Vary: []any{"ok", tc.v}}
+			if k := c.Key(f); k != "" {
+				t.Errorf("Key = %q, want none", k)
+			}
+			renders := 0
+			_, err := c.Render(ctx, f, tmplcache.RenderOptions{}, func(context.Context) (string, error) { renders++; return "x", nil })
+			if !errors.Is(err, tmplcache.ErrVaryValue) || renders != 0 || !strings.Contains(err.Error(), "value 2 ") {
+				t.Errorf("Render: %v after %d renders, want ErrVaryValue naming value 2", err, renders)
+			}
+			if _, err := c.KeyFor("t.html", "f", tc.v); !errors.Is(err, tmplcache.ErrVaryValue) {
+				t.Errorf("KeyFor: %v", err)
+			}
+			if err := c.Invalidate(ctx, "t.html", "f", tc.v); !errors.Is(err, tmplcache.ErrVaryValue) {
+				t.Errorf("Invalidate: %v", err)
+			}
+		})
+	}
+}
+
+func TestVaryValuesWithAKey(t *testing.T) {
+	c := tmplcache.New(nil)
+	shared := map[string]int{"a": 1}
+	nested := any(1)
+	for range 12 { // 24 steps
+		nested = []any{nested}
+	}
+	values := map[string]any{
+		"nil *url.URL":        (*url.URL)(nil),
+		"empty url.URL":       &url.URL{},
+		"url.URL":             &url.URL{Scheme: "https", Host: "example.com"},
+		"nil":                 nil,
+		"24 steps deep":       nested,
+		"shared parts":        []any{shared, shared, shared},
+		"time":                time.Unix(1_700_000_000, 0).UTC(),
+		"struct":              struct{ A, B string }{"a b", "c"},
+		"struct other split":  struct{ A, B string }{"a", "b c"},
+		"list":                []string{"a b"},
+		"list other split":    []string{"a", "b"},
+		"true":                true,
+		"string True":         "True",
+		"float":               2.5,
+		"error":               errors.New("boom"),
+		"nil *url.URL inside": []*url.URL{nil},
+	}
+	seen := map[string]string{}
+	for what, v := range values {
+		k := c.Key(tmplcache.Fragment{Template: "t.html", Name: "f", Vary: []any{v}})
+		if k == "" {
+			t.Errorf("%s: no key", what)
+			continue
+		}
+		if other, dup := seen[k]; dup {
+			t.Errorf("%s and %s share key %s", what, other, k)
+		}
+		seen[k] = what
 	}
 }

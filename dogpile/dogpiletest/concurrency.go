@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/dogpilego/dogpile/dogpile"
 )
 
 // The dogpile lock under concurrent callers of one region.
@@ -46,7 +48,7 @@ func testConcurrencyOneCreator(e *env) {
 	for range n {
 		go func() {
 			started.Done()
-			v, err := r.GetOrCreate(e.ctx, k, creator)
+			v, err := dogpile.GetOrCreate(e.ctx, r, k, creator)
 			results <- result{v, err}
 		}()
 	}
@@ -84,7 +86,7 @@ func testConcurrencyStaleWhileCreating(e *env) {
 	creator := e.heldCreator("new value", &calls, entered, release)
 	leader := make(chan result, 1)
 	go func() {
-		v, err := r.GetOrCreate(e.ctx, k, creator)
+		v, err := dogpile.GetOrCreate(e.ctx, r, k, creator)
 		leader <- result{v, err}
 	}()
 	wait(e, entered, "the creator to start")
@@ -92,7 +94,7 @@ func testConcurrencyStaleWhileCreating(e *env) {
 	others := make(chan result, n-1)
 	for range n - 1 {
 		go func() {
-			v, err := r.GetOrCreate(e.ctx, k, creator)
+			v, err := dogpile.GetOrCreate(e.ctx, r, k, creator)
 			others <- result{v, err}
 		}()
 	}
@@ -115,7 +117,7 @@ func testConcurrencyStaleWhileCreating(e *env) {
 		e.t.Errorf("the creator ran %d times for %d callers of an expired key; want once", c, n)
 	}
 	e.wantString(r, k, ptr("new value"))
-	got, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return nil, errNotCached })
+	got, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) { return nil, errNotCached })
 	if err != nil || got != "new value" {
 		e.t.Errorf("GetOrCreate after the regeneration = %#v, %v; want %q", got, err, "new value")
 	}

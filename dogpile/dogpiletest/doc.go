@@ -4,7 +4,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		dogpiletest.TestBackend(t, dogpiletest.Options{
-//			New: func(t *testing.T) dogpile.Backend {
+//			New: func(t *testing.T) driver.Backend {
 //				b, err := mybackend.New(addr)
 //				if err != nil {
 //					t.Fatal(err)
@@ -18,7 +18,7 @@
 // TestBackend runs, as subtests:
 //
 //   - Raw: the backend's own methods, on whichever kind it implements
-//     (dogpile.ValueBackend or dogpile.BytesBackend): get, set, delete and
+//     (driver.ValueBackend or driver.BytesBackend): get, set, delete and
 //     their multi forms, misses aligned with the keys, empty multi calls,
 //     overwrites, unicode and 1 KB keys, and arbitrary bytes (0x00, '|',
 //     invalid UTF-8, 64 KiB) for byte backends. Multi calls with no keys
@@ -36,7 +36,7 @@
 //   - Concurrency: 100 callers of one missing key share one creation, and
 //     while an expired key is regenerated the other callers get the stale
 //     value at once.
-//   - Lock: for backends implementing dogpile.Locker, the mutex contract
+//   - Lock: for backends implementing driver.Locker, the mutex contract
 //     (exclusion across Mutex values for one key, independence of keys,
 //     context-bounded waits) and the distributed lock seen from two regions
 //     sharing the backend. Skipped for backends without a lock of their own.
@@ -48,6 +48,6 @@
 // an hour, so no test sleeps for expiry and server-side TTLs derived from
 // the region's expiration never fire during a run.
 //
-// Backends that store nothing, such as dogpile.NullBackend, cannot pass a
+// Backends that store nothing, such as null.Backend, cannot pass a
 // suite of storing backends; test them on their own terms.
 package dogpiletest

@@ -3,8 +3,9 @@ package dogpiletest_test
 import (
 	"testing"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/dogpile/dogpiletest"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // A backend's tests run the suite with a function that builds a fresh
@@ -14,7 +15,7 @@ import (
 func Example() {
 	conformance := func(t *testing.T) {
 		dogpiletest.TestBackend(t, dogpiletest.Options{
-			New: func(t *testing.T) dogpile.Backend { return dogpile.NewMemoryBackend() },
+			New: func(t *testing.T) driver.Backend { return memory.New() },
 		})
 	}
 	_ = conformance

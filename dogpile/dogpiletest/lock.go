@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// The backend's own lock (dogpile.Locker): dogpile.cache's mutex suite,
+// The backend's own lock (driver.Locker): dogpile.cache's mutex suite,
 // and the lock as two regions sharing the backend see it, as two
 // processes would.
 var lockTests = []test{
@@ -26,7 +27,7 @@ var lockTests = []test{
 }
 
 // mutex returns the backend's Mutex for a region key.
-func (e *env) mutex(key string) dogpile.Mutex {
+func (e *env) mutex(key string) driver.Mutex {
 	e.t.Helper()
 	m := e.locker.Mutex(e.backendKey(key))
 	if m == nil {
@@ -35,7 +36,7 @@ func (e *env) mutex(key string) dogpile.Mutex {
 	return m
 }
 
-func (e *env) acquire(m dogpile.Mutex, wait, want bool, what string) {
+func (e *env) acquire(m driver.Mutex, wait, want bool, what string) {
 	e.t.Helper()
 	got, err := m.Acquire(e.ctx, wait)
 	if err != nil || got != want {
@@ -43,14 +44,14 @@ func (e *env) acquire(m dogpile.Mutex, wait, want bool, what string) {
 	}
 }
 
-func (e *env) release(m dogpile.Mutex, what string) {
+func (e *env) release(m driver.Mutex, what string) {
 	e.t.Helper()
 	if err := m.Release(e.ctx); err != nil {
 		e.t.Fatalf("%s: Release: %v", what, err)
 	}
 }
 
-func (e *env) wantMutexLocked(m dogpile.Mutex, want bool, what string) {
+func (e *env) wantMutexLocked(m driver.Mutex, want bool, what string) {
 	e.t.Helper()
 	got, err := m.Locked(e.ctx)
 	if err != nil || got != want {
@@ -200,7 +201,7 @@ func (e *env) holdCreation(r *dogpile.Region, key string, value any, calls *atom
 	creator := e.heldCreator(value, calls, entered, rel)
 	done := make(chan result, 1)
 	go func() {
-		v, err := r.GetOrCreate(e.ctx, key, creator)
+		v, err := dogpile.GetOrCreate(e.ctx, r, key, creator)
 		done <- result{v, err}
 	}()
 	wait(e, entered, "the creator to start")
@@ -232,12 +233,12 @@ func testLockKeyIsLockedAcrossRegions(e *env) {
 // acquireSpy is the backend under test seen through a proxy that reports
 // the first Acquire of its lock.
 type acquireSpy struct {
-	*dogpile.ProxyBackend
+	*driver.ProxyBackend
 	once      sync.Once
 	acquiring chan struct{}
 }
 
-func (s *acquireSpy) Mutex(key string) dogpile.Mutex {
+func (s *acquireSpy) Mutex(key string) driver.Mutex {
 	m := s.ProxyBackend.Mutex(key)
 	if m == nil {
 		return nil
@@ -246,7 +247,7 @@ func (s *acquireSpy) Mutex(key string) dogpile.Mutex {
 }
 
 type spyMutex struct {
-	dogpile.Mutex
+	driver.Mutex
 	s *acquireSpy
 }
 
@@ -259,7 +260,7 @@ func (m spyMutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 // another region creates it waits on the backend's lock and gets the
 // other's value without creating.
 func testLockOneCreatorAcrossRegions(e *env) {
-	spy := &acquireSpy{ProxyBackend: &dogpile.ProxyBackend{Next: e.b}, acquiring: make(chan struct{})}
+	spy := &acquireSpy{ProxyBackend: &driver.ProxyBackend{Next: e.b}, acquiring: make(chan struct{})}
 	a := e.plainRegion()
 	b := e.regionOn(spy, dogpile.Config{})
 	k := e.key("some_key")
@@ -268,7 +269,7 @@ func testLockOneCreatorAcrossRegions(e *env) {
 
 	done := make(chan result, 1)
 	go func() {
-		v, err := b.GetOrCreate(e.ctx, k, func(context.Context) (any, error) {
+		v, err := dogpile.GetOrCreate(e.ctx, b, k, func(context.Context) (any, error) {
 			callsB.Add(1)
 			return "value of b", nil
 		})
@@ -314,7 +315,7 @@ func testLockStaleAcrossRegions(e *env) {
 
 	var callsA atomic.Int32
 	release := e.holdCreation(a, k, "new value", &callsA)
-	got, err := b.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return nil, errNotCached })
+	got, err := dogpile.GetOrCreate(e.ctx, b, k, func(context.Context) (any, error) { return nil, errNotCached })
 	if err != nil || got != "old value" {
 		e.t.Errorf("second region during the first's regeneration: GetOrCreate = %#v, %v; want the expired %q at once", got, err, "old value")
 	}
@@ -323,7 +324,7 @@ func testLockStaleAcrossRegions(e *env) {
 	if res.err != nil || res.v != "new value" {
 		e.t.Errorf("first region: GetOrCreate = %#v, %v; want %q", res.v, res.err, "new value")
 	}
-	got, err = b.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return nil, errNotCached })
+	got, err = dogpile.GetOrCreate(e.ctx, b, k, func(context.Context) (any, error) { return nil, errNotCached })
 	if err != nil || got != "new value" {
 		e.t.Errorf("second region after the regeneration: GetOrCreate = %#v, %v; want %q", got, err, "new value")
 	}

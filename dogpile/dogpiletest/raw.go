@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // The tests of the backend's own methods.
@@ -36,7 +36,7 @@ func (e *env) rawSet(key, s string) {
 	e.t.Helper()
 	var err error
 	if e.values != nil {
-		err = e.values.Set(e.ctx, key, dogpile.NewCachedValue(s, rawTime))
+		err = e.values.Set(e.ctx, key, newValue(s, rawTime))
 	} else {
 		err = e.bytes.SetBytes(e.ctx, key, []byte(s))
 	}
@@ -49,15 +49,15 @@ func (e *env) rawSetMulti(kvs ...string) {
 	e.t.Helper()
 	var err error
 	if e.values != nil {
-		items := make([]dogpile.Item, 0, len(kvs)/2)
+		items := make([]driver.Item, 0, len(kvs)/2)
 		for i := 0; i < len(kvs); i += 2 {
-			items = append(items, dogpile.Item{Key: kvs[i], Value: dogpile.NewCachedValue(kvs[i+1], rawTime)})
+			items = append(items, driver.Item{Key: kvs[i], Value: newValue(kvs[i+1], rawTime)})
 		}
 		err = e.values.SetMulti(e.ctx, items)
 	} else {
-		items := make([]dogpile.BytesItem, 0, len(kvs)/2)
+		items := make([]driver.BytesItem, 0, len(kvs)/2)
 		for i := 0; i < len(kvs); i += 2 {
-			items = append(items, dogpile.BytesItem{Key: kvs[i], Value: []byte(kvs[i+1])})
+			items = append(items, driver.BytesItem{Key: kvs[i], Value: []byte(kvs[i+1])})
 		}
 		err = e.bytes.SetBytesMulti(e.ctx, items)
 	}
@@ -88,10 +88,10 @@ func (e *env) rawGet(key string) (string, bool) {
 
 // checkRawValue checks the metadata of a value the raw helpers stored and
 // returns its payload.
-func (e *env) checkRawValue(key string, cv dogpile.CachedValue) string {
+func (e *env) checkRawValue(key string, cv driver.CachedValue) string {
 	e.t.Helper()
-	if !cv.Metadata.CreatedAt.Equal(rawTime) || cv.Metadata.Version != dogpile.ValueVersion {
-		e.t.Errorf("%s: metadata %+v, want created at %v, version %d", e.show(key), cv.Metadata, rawTime, dogpile.ValueVersion)
+	if !cv.Metadata.CreatedAt.Equal(rawTime) || cv.Metadata.Version != driver.ValueVersion {
+		e.t.Errorf("%s: metadata %+v, want created at %v, version %d", e.show(key), cv.Metadata, rawTime, driver.ValueVersion)
 	}
 	s, ok := cv.Payload.(string)
 	if !ok {
@@ -113,7 +113,7 @@ func (e *env) rawGetMulti(keys []string) ([]string, []bool) {
 			e.t.Fatalf("GetMulti(%s) returned %d values for %d keys", e.showKeys(keys), len(cvs), len(keys))
 		}
 		for i, cv := range cvs {
-			if !cv.IsZero() {
+			if cv.Metadata.Version != 0 {
 				vals[i], found[i] = e.checkRawValue(keys[i], cv), true
 			}
 		}
@@ -249,13 +249,13 @@ func testRawEmptyMulti(e *env) {
 		}
 	}
 	if e.values != nil {
-		for _, items := range [][]dogpile.Item{nil, {}} {
+		for _, items := range [][]driver.Item{nil, {}} {
 			if err := e.values.SetMulti(e.ctx, items); err != nil {
 				e.t.Errorf("SetMulti(%#v): %v", items, err)
 			}
 		}
 	} else {
-		for _, items := range [][]dogpile.BytesItem{nil, {}} {
+		for _, items := range [][]driver.BytesItem{nil, {}} {
 			if err := e.bytes.SetBytesMulti(e.ctx, items); err != nil {
 				e.t.Errorf("SetBytesMulti(%#v): %v", items, err)
 			}
@@ -322,19 +322,19 @@ func testRawPayloads(e *env) {
 		"struct": record{Name: "n", Tags: []string{"x"}},
 		"ptr":    &record{Name: "p"},
 	}
-	var items []dogpile.Item
+	var items []driver.Item
 	for name, p := range payloads {
-		items = append(items, dogpile.Item{Key: e.rawKey(name), Value: dogpile.NewCachedValue(p, rawTime)})
+		items = append(items, driver.Item{Key: e.rawKey(name), Value: newValue(p, rawTime)})
 	}
-	check := func(how string, key string, got dogpile.CachedValue, ok bool, want any) {
+	check := func(how string, key string, got driver.CachedValue, ok bool, want any) {
 		e.t.Helper()
 		switch {
-		case !ok || got.IsZero():
+		case !ok || got.Metadata.Version == 0:
 			e.t.Errorf("%s %s: a miss; want payload %#v", how, e.show(key), want)
 		case !reflect.DeepEqual(got.Payload, want):
 			e.t.Errorf("%s %s: payload %#v; want %#v", how, e.show(key), got.Payload, want)
-		case !got.Metadata.CreatedAt.Equal(rawTime) || got.Metadata.Version != dogpile.ValueVersion:
-			e.t.Errorf("%s %s: metadata %+v; want created at %v, version %d", how, e.show(key), got.Metadata, rawTime, dogpile.ValueVersion)
+		case !got.Metadata.CreatedAt.Equal(rawTime) || got.Metadata.Version != driver.ValueVersion:
+			e.t.Errorf("%s %s: metadata %+v; want created at %v, version %d", how, e.show(key), got.Metadata, rawTime, driver.ValueVersion)
 		}
 	}
 	for _, it := range items {
@@ -396,11 +396,11 @@ func binaryValues() map[string][]byte {
 func testRawBinaryValues(e *env) {
 	vals := binaryValues()
 	var keys []string
-	var items []dogpile.BytesItem
+	var items []driver.BytesItem
 	for name, v := range vals {
 		k := e.rawKey(name)
 		keys = append(keys, k)
-		items = append(items, dogpile.BytesItem{Key: k, Value: v})
+		items = append(items, driver.BytesItem{Key: k, Value: v})
 	}
 	check := func(how, key string, got []byte, ok bool, want []byte) {
 		e.t.Helper()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // The tests of the backend behind a region: dogpile.cache's generic
@@ -67,7 +68,7 @@ func (e *env) deleteMulti(r *dogpile.Region, keys ...string) {
 // wantString checks Get of a string value; want nil for a miss.
 func (e *env) wantString(r *dogpile.Region, key string, want *string, opts ...dogpile.CallOption) {
 	e.t.Helper()
-	v, ok, err := r.Get(e.ctx, key, opts...)
+	v, ok, err := dogpile.Get[any](e.ctx, r, key, opts...)
 	switch {
 	case err != nil:
 		e.t.Errorf("Get(%s): %v", e.show(key), err)
@@ -83,26 +84,24 @@ func (e *env) wantString(r *dogpile.Region, key string, want *string, opts ...do
 // wantStrings checks GetMulti of string values; a nil want is a miss.
 func (e *env) wantStrings(r *dogpile.Region, keys []string, want []*string, opts ...dogpile.CallOption) {
 	e.t.Helper()
-	vals, found, err := r.GetMulti(e.ctx, keys, opts...)
+	vals, err := dogpile.GetMulti[any](e.ctx, r, keys, opts...)
 	if err != nil {
 		e.t.Errorf("GetMulti(%s): %v", e.showKeys(keys), err)
 		return
 	}
-	if len(vals) != len(keys) || len(found) != len(keys) {
-		e.t.Errorf("GetMulti(%s) returned %d values and %d flags for %d keys", e.showKeys(keys), len(vals), len(found), len(keys))
-		return
-	}
 	for i := range keys {
+		v, found := vals[keys[i]]
 		switch {
-		case want[i] == nil && found[i]:
-			e.t.Errorf("GetMulti: entry %d (%s) = %#v, found; want a miss", i, e.show(keys[i]), vals[i])
-		case want[i] == nil && vals[i] != nil:
-			e.t.Errorf("GetMulti: entry %d (%s) is a miss holding %#v; want nil", i, e.show(keys[i]), vals[i])
-		case want[i] != nil && !found[i]:
+		case want[i] == nil && found:
+			e.t.Errorf("GetMulti: entry %d (%s) = %#v, found; want a miss", i, e.show(keys[i]), v)
+		case want[i] != nil && !found:
 			e.t.Errorf("GetMulti: entry %d (%s) is a miss; want %q", i, e.show(keys[i]), *want[i])
-		case want[i] != nil && vals[i] != *want[i]:
-			e.t.Errorf("GetMulti: entry %d (%s) = %#v; want %q", i, e.show(keys[i]), vals[i], *want[i])
+		case want[i] != nil && v != *want[i]:
+			e.t.Errorf("GetMulti: entry %d (%s) = %#v; want %q", i, e.show(keys[i]), v, *want[i])
 		}
+	}
+	if len(vals) > len(keys) {
+		e.t.Errorf("GetMulti(%s) returned %d values for %d keys", e.showKeys(keys), len(vals), len(keys))
 	}
 }
 
@@ -144,17 +143,17 @@ func testRegionGetMultiMissing(e *env) {
 func testRegionEmptyMulti(e *env) {
 	r := e.plainRegion()
 	for _, keys := range [][]string{nil, {}} {
-		vals, found, err := r.GetMulti(e.ctx, keys)
-		if err != nil || len(vals) != 0 || len(found) != 0 {
-			e.t.Errorf("GetMulti(%#v) = %v, %v, %v; want nothing and no error", keys, vals, found, err)
+		vals, err := dogpile.GetMulti[any](e.ctx, r, keys)
+		if err != nil || len(vals) != 0 {
+			e.t.Errorf("GetMulti(%#v) = %v, %v; want nothing and no error", keys, vals, err)
 		}
 		if err := r.DeleteMulti(e.ctx, keys); err != nil {
 			e.t.Errorf("DeleteMulti(%#v): %v", keys, err)
 		}
 		called := false
-		got, err := r.GetOrCreateMulti(e.ctx, keys, func(context.Context, []string) ([]any, error) {
+		got, err := dogpile.GetOrCreateMulti(e.ctx, r, keys, func(context.Context, []string) (map[string]any, error) {
 			called = true
-			return []any{0}, nil
+			return map[string]any{"x": 0}, nil
 		})
 		if err != nil || len(got) != 0 || called {
 			e.t.Errorf("GetOrCreateMulti(%#v) = %v, %v (creator called: %v); want nothing, no error, no call", keys, got, err, called)
@@ -206,7 +205,7 @@ func testRegionOverwrite(e *env) {
 	e.wantString(r, k, ptr("value 2"))
 	e.setMulti(r, map[string]any{k: "value 3"})
 	e.wantString(r, k, ptr("value 3"))
-	got, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return nil, errNotCached })
+	got, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) { return nil, errNotCached })
 	if err != nil || got != "value 3" {
 		e.t.Errorf("GetOrCreate(%s) = %#v, %v; want the stored %q", e.show(k), got, err, "value 3")
 	}
@@ -228,7 +227,7 @@ func checkZero[T any](e *env, r *dogpile.Region, name string, want T) {
 	e.t.Helper()
 	k := e.key("zero_" + name)
 	e.set(r, k, want)
-	v, ok, err := r.Get(e.ctx, k)
+	v, ok, err := dogpile.Get[any](e.ctx, r, k)
 	switch {
 	case err != nil:
 		e.t.Errorf("%s: Get: %v", name, err)
@@ -240,13 +239,13 @@ func checkZero[T any](e *env, r *dogpile.Region, name string, want T) {
 		// float64), so only the typed read below applies to it.
 		e.t.Errorf("%s: Get = %#v; want %#v", name, v, want)
 	}
-	if _, found, err := r.GetMulti(e.ctx, []string{k}); err != nil || len(found) != 1 || !found[0] {
-		e.t.Errorf("%s: GetMulti(%#v stored) = found %v, %v; want found", name, want, found, err)
+	if vals, err := dogpile.GetMulti[any](e.ctx, r, []string{k}); err != nil || len(vals) != 1 {
+		e.t.Errorf("%s: GetMulti(%#v stored) = %v, %v; want it found", name, want, vals, err)
 	}
 	if got, err := read[T](e, r, k); err != nil || !reflect.DeepEqual(got, want) {
 		e.t.Errorf("%s: GetOrCreate[%v] of the stored %#v = %#v, %v; want it without a creator call", name, reflect.TypeFor[T](), want, got, err)
 	}
-	if _, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return nil, errNotCached }); err != nil {
+	if _, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) { return nil, errNotCached }); err != nil {
 		e.t.Errorf("%s: GetOrCreate of the stored %#v: %v", name, want, err)
 	}
 
@@ -287,18 +286,18 @@ func testRegionKeys(e *env) {
 		keys2[i] = e.key("created " + n)
 	}
 	for i, k := range keys2 {
-		got, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return fmt.Sprint("created ", i), nil })
+		got, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) { return fmt.Sprint("created ", i), nil })
 		if err != nil || got != fmt.Sprint("created ", i) {
 			e.t.Errorf("GetOrCreate(%s) = %#v, %v", e.show(k), got, err)
 		}
 	}
-	got, err := r.GetOrCreateMulti(e.ctx, keys2, func(context.Context, []string) ([]any, error) { return nil, errNotCached })
+	got, err := dogpile.GetOrCreateMulti(e.ctx, r, keys2, func(context.Context, []string) (map[string]any, error) { return nil, errNotCached })
 	if err != nil {
 		e.t.Fatalf("GetOrCreateMulti of created odd keys: %v", err)
 	}
-	for i := range keys2 {
-		if got[i] != fmt.Sprint("created ", i) {
-			e.t.Errorf("GetOrCreateMulti: entry %d (%s) = %#v; want %q", i, e.show(keys2[i]), got[i], fmt.Sprint("created ", i))
+	for i, k := range keys2 {
+		if got[k] != fmt.Sprint("created ", i) {
+			e.t.Errorf("GetOrCreateMulti: entry %d (%s) = %#v; want %q", i, e.show(k), got[k], fmt.Sprint("created ", i))
 		}
 	}
 }
@@ -308,7 +307,7 @@ func testRegionGetOrCreate(e *env) {
 	k := e.key("some_key")
 	calls := 0
 	for range 3 {
-		got, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) {
+		got, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) {
 			calls++
 			return "some value", nil
 		})
@@ -333,17 +332,17 @@ func testRegionGetOrCreateMulti(e *env) {
 	a, b, c, d := e.key("a"), e.key("b"), e.key("c"), e.key("d")
 	e.set(r, b, "stored b")
 	var asked [][]string
-	creator := func(_ context.Context, keys []string) ([]any, error) {
+	creator := func(_ context.Context, keys []string) (map[string]any, error) {
 		asked = append(asked, slices.Clone(keys))
-		out := make([]any, len(keys))
-		for i, k := range keys {
-			out[i] = "created " + strings.TrimPrefix(k, e.prefix)
+		out := make(map[string]any, len(keys))
+		for _, k := range keys {
+			out[k] = "created " + strings.TrimPrefix(k, e.prefix)
 		}
 		return out, nil
 	}
 	keys := []string{a, b, c, a, d}
-	want := []any{"created a", "stored b", "created c", "created a", "created d"}
-	got, err := r.GetOrCreateMulti(e.ctx, keys, creator)
+	want := map[string]any{a: "created a", b: "stored b", c: "created c", d: "created d"}
+	got, err := dogpile.GetOrCreateMulti(e.ctx, r, keys, creator)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		e.t.Errorf("GetOrCreateMulti(%s) = %#v, %v; want %#v", e.showKeys(keys), got, err, want)
 	}
@@ -358,7 +357,7 @@ func testRegionGetOrCreateMulti(e *env) {
 	e.wantStrings(r, []string{a, b, c, d}, []*string{ptr("created a"), ptr("stored b"), ptr("created c"), ptr("created d")})
 
 	asked = nil
-	got, err = r.GetOrCreateMulti(e.ctx, keys, creator)
+	got, err = dogpile.GetOrCreateMulti(e.ctx, r, keys, creator)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		e.t.Errorf("second GetOrCreateMulti(%s) = %#v, %v; want %#v", e.showKeys(keys), got, err, want)
 	}
@@ -367,10 +366,10 @@ func testRegionGetOrCreateMulti(e *env) {
 	}
 
 	// The typed form.
-	strs, err := dogpile.GetOrCreateMulti(e.ctx, r, []string{d, b}, func(context.Context, []string) ([]string, error) {
+	strs, err := dogpile.GetOrCreateMulti(e.ctx, r, []string{d, b}, func(context.Context, []string) (map[string]string, error) {
 		return nil, errNotCached
 	})
-	if err != nil || !reflect.DeepEqual(strs, []string{"created d", "stored b"}) {
+	if err != nil || !reflect.DeepEqual(strs, map[string]string{d: "created d", b: "stored b"}) {
 		e.t.Errorf("GetOrCreateMulti[string] = %q, %v", strs, err)
 	}
 }
@@ -383,12 +382,16 @@ func testRegionShouldCacheNil(e *env) {
 	notNil := dogpile.ShouldCache(func(v any) bool { return v != nil })
 	calls := 0
 	for range 2 {
-		got, err := r.GetOrCreateMulti(e.ctx, k, func(_ context.Context, keys []string) ([]any, error) {
+		got, err := dogpile.GetOrCreateMulti(e.ctx, r, k, func(_ context.Context, keys []string) (map[string]any, error) {
 			calls++
-			return make([]any, len(keys)), nil
+			out := make(map[string]any, len(keys))
+			for _, k := range keys {
+				out[k] = nil
+			}
+			return out, nil
 		}, notNil)
-		if err != nil || !reflect.DeepEqual(got, []any{nil, nil, nil}) {
-			e.t.Errorf("GetOrCreateMulti = %#v, %v; want [nil nil nil]", got, err)
+		if err != nil || !reflect.DeepEqual(got, map[string]any{k[0]: nil, k[1]: nil, k[2]: nil}) {
+			e.t.Errorf("GetOrCreateMulti = %#v, %v; want a nil value for each key", got, err)
 		}
 	}
 	if calls != 2 {
@@ -398,7 +401,7 @@ func testRegionShouldCacheNil(e *env) {
 
 	// The single form.
 	one := e.key("single")
-	got, err := r.GetOrCreate(e.ctx, one, func(context.Context) (any, error) { return nil, nil }, notNil)
+	got, err := dogpile.GetOrCreate(e.ctx, r, one, func(context.Context) (any, error) { return nil, nil }, notNil)
 	if err != nil || got != nil {
 		e.t.Errorf("GetOrCreate = %#v, %v; want nil", got, err)
 	}
@@ -409,18 +412,18 @@ func testRegionCreatorError(e *env) {
 	r := e.plainRegion()
 	boom := errors.New("boom")
 	k := e.key("some_key")
-	_, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return nil, boom })
+	_, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) { return nil, boom })
 	if !errors.Is(err, boom) {
 		e.t.Errorf("GetOrCreate with a failing creator: error %v; want one wrapping %v", err, boom)
 	}
 	e.wantString(r, k, nil)
-	got, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) { return "some value", nil })
+	got, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) { return "some value", nil })
 	if err != nil || got != "some value" {
 		e.t.Errorf("GetOrCreate after a failed creation = %#v, %v; want %q", got, err, "some value")
 	}
 
 	keys := e.keys("multi1", "multi2")
-	_, err = r.GetOrCreateMulti(e.ctx, keys, func(context.Context, []string) ([]any, error) { return nil, boom })
+	_, err = dogpile.GetOrCreateMulti(e.ctx, r, keys, func(context.Context, []string) (map[string]any, error) { return nil, boom })
 	if !errors.Is(err, boom) {
 		e.t.Errorf("GetOrCreateMulti with a failing creator: error %v; want one wrapping %v", err, boom)
 	}
@@ -442,7 +445,7 @@ func testRegionExpiry(e *env) {
 	}
 	getOrCreate := func(want string) {
 		e.t.Helper()
-		got, err := r.GetOrCreate(e.ctx, k, create)
+		got, err := dogpile.GetOrCreate(e.ctx, r, k, create)
 		if err != nil || got != want {
 			e.t.Errorf("GetOrCreate = %#v, %v; want %q", got, err, want)
 		}
@@ -457,7 +460,7 @@ func testRegionExpiry(e *env) {
 	clk.Advance(time.Second)
 	e.wantString(r, k, nil)
 	e.wantStrings(r, []string{k}, []*string{nil})
-	if v, ok, err := r.Get(e.ctx, k, dogpile.IgnoreExpiration()); err != nil || (ok && v != "some value 1") || (!ok && !e.opts.Evicts) {
+	if v, ok, err := dogpile.Get[any](e.ctx, r, k, dogpile.IgnoreExpiration()); err != nil || (ok && v != "some value 1") || (!ok && !e.opts.Evicts) {
 		e.t.Errorf("Get(IgnoreExpiration) of the expired value = %#v, %v, %v; want %q", v, ok, err, "some value 1")
 	}
 	if !e.opts.Evicts {
@@ -484,7 +487,7 @@ func testRegionKeyIsLocked(e *env) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	done := make(chan result, 1)
 	go func() {
-		v, err := r.GetOrCreate(e.ctx, k, func(context.Context) (any, error) {
+		v, err := dogpile.GetOrCreate(e.ctx, r, k, func(context.Context) (any, error) {
 			close(entered)
 			<-release
 			return "some value", nil
@@ -516,8 +519,8 @@ func testRegionNestedGetOrCreate(e *env) {
 	r := e.plainRegion()
 	foo, bar := e.key("foo"), e.key("bar")
 	for range 2 {
-		got, err := r.GetOrCreate(e.ctx, foo, func(ctx context.Context) (any, error) {
-			inner, err := r.GetOrCreate(ctx, bar, func(context.Context) (any, error) { return "bar", nil })
+		got, err := dogpile.GetOrCreate(e.ctx, r, foo, func(ctx context.Context) (any, error) {
+			inner, err := dogpile.GetOrCreate(ctx, r, bar, func(context.Context) (any, error) { return "bar", nil })
 			if err != nil {
 				return nil, err
 			}
@@ -539,7 +542,7 @@ func testRegionSharedInvalidation(e *env) {
 	other := e.opts.New(e.t)
 	probe := e.key("probe")
 	e.set(e.plainRegion(), probe, "shared?")
-	if _, ok, err := e.regionOn(other, dogpile.Config{}).Get(e.ctx, probe); err != nil || !ok {
+	if _, ok, err := dogpile.Get[any](e.ctx, e.regionOn(other, dogpile.Config{}), probe); err != nil || !ok {
 		e.t.Skipf("two backends from Options.New do not share their storage (%v): nothing to share invalidation through", err)
 	}
 
@@ -547,7 +550,7 @@ func testRegionSharedInvalidation(e *env) {
 	inv := e.prefix + "invalidation"
 	e.key("invalidation:hard")
 	e.key("invalidation:soft")
-	region := func(b dogpile.Backend) *dogpile.Region {
+	region := func(b driver.Backend) *dogpile.Region {
 		return e.regionOn(b, dogpile.Config{
 			ExpirationTime: expiration,
 			Invalidator:    &dogpile.SharedInvalidation{Key: inv, Refresh: time.Second},
@@ -566,7 +569,7 @@ func testRegionSharedInvalidation(e *env) {
 	clk.Advance(2 * time.Second) // the other region's view is now stale
 	deadline := time.Now().Add(waitLimit)
 	for {
-		_, ok, err := z.Get(e.ctx, k)
+		_, ok, err := dogpile.Get[any](e.ctx, z, k)
 		if err != nil {
 			e.t.Fatalf("Get in the other region: %v", err)
 		}

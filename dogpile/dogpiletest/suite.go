@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // Options describes the backend under test.
@@ -20,7 +21,7 @@ type Options struct {
 	// share its server. TestBackend calls it once to check the backend's
 	// kind, then once per subtest. Release resources with t.Cleanup: the
 	// suite never closes the backend itself.
-	New func(t *testing.T) dogpile.Backend
+	New func(t *testing.T) driver.Backend
 
 	// KeyMangler, when set, is given to every region the suite builds
 	// (dogpile.WithKeyMangler) and applied by the suite wherever it
@@ -31,8 +32,8 @@ type Options struct {
 	// RegionOptions are added to those of every region the suite builds,
 	// after its own, for example dogpile.WithCodec or dogpile.WithLogger.
 	// They must not set a key mangler (use KeyMangler), a clock, or options
-	// that change what the lock serves (dogpile.WithoutStale,
-	// dogpile.WithAsyncRunner): the suite relies on its own.
+	// that change what the lock serves (dogpile.WaitForFresh,
+	// dogpile.WithAsyncCreation): the suite relies on its own.
 	RegionOptions []dogpile.Option
 
 	// Evicts reports that the backend may drop an entry on its own before
@@ -57,7 +58,7 @@ const expiration = time.Hour
 
 // TestBackend runs the conformance suite against the backends opts.New
 // returns, as subtests of t. A backend that implements neither
-// dogpile.ValueBackend nor dogpile.BytesBackend fails at once.
+// driver.ValueBackend nor driver.BytesBackend fails at once.
 func TestBackend(t *testing.T, opts Options) {
 	t.Helper()
 	if opts.New == nil {
@@ -94,7 +95,7 @@ func TestBackend(t *testing.T, opts Options) {
 	t.Run("Lock", func(t *testing.T) {
 		l := lockerOf(b)
 		if l == nil {
-			t.Skipf("%T does not implement dogpile.Locker: regions use their in-process lock", b)
+			t.Skipf("%T does not implement driver.Locker: regions use their in-process lock", b)
 		}
 		if l.Mutex("dogpiletest:probe:"+processNonce) == nil {
 			t.Skipf("%T.Mutex returns nil: regions use their in-process lock", b)
@@ -128,47 +129,35 @@ const (
 func (k kind) String() string {
 	switch k {
 	case valueKind:
-		return "dogpile.ValueBackend"
+		return "driver.ValueBackend"
 	case bytesKind:
-		return "dogpile.BytesBackend"
+		return "driver.BytesBackend"
 	}
 	return "backend of any kind"
 }
 
-// unwrap follows proxies (anything with a Proxied method, as
-// dogpile.ProxyBackend) to the innermost backend, as regions do.
-func unwrap(b dogpile.Backend) dogpile.Backend {
-	for {
-		p, ok := b.(interface{ Proxied() dogpile.Backend })
-		if !ok || p.Proxied() == nil {
-			return b
-		}
-		b = p.Proxied()
-	}
-}
-
 // kindOf decides the kind of b the way a region does: the innermost
 // backend's kind, which the outermost must forward.
-func kindOf(b dogpile.Backend) (kind, error) {
-	inner := unwrap(b)
-	_, innerBytes := inner.(dogpile.BytesBackend)
-	_, innerValues := inner.(dogpile.ValueBackend)
-	_, outerBytes := b.(dogpile.BytesBackend)
-	_, outerValues := b.(dogpile.ValueBackend)
+func kindOf(b driver.Backend) (kind, error) {
+	inner := driver.Unwrap(b)
+	_, innerBytes := inner.(driver.BytesBackend)
+	_, innerValues := inner.(driver.ValueBackend)
+	_, outerBytes := b.(driver.BytesBackend)
+	_, outerValues := b.(driver.ValueBackend)
 	switch {
 	case innerBytes && outerBytes:
 		return bytesKind, nil
 	case innerValues && outerValues:
 		return valueKind, nil
 	}
-	return 0, fmt.Errorf("dogpiletest: %T implements neither dogpile.ValueBackend nor dogpile.BytesBackend", b)
+	return 0, fmt.Errorf("dogpiletest: %T implements neither driver.ValueBackend nor driver.BytesBackend", b)
 }
 
 // lockerOf returns b's dogpile lock as a region uses it, or nil. A proxy
 // may add a lock or forward its backend's; a Locker whose Mutex returns nil
 // (a proxy of a backend without one) leaves regions their in-process lock.
-func lockerOf(b dogpile.Backend) dogpile.Locker {
-	l, _ := b.(dogpile.Locker)
+func lockerOf(b driver.Backend) driver.Locker {
+	l, _ := b.(driver.Locker)
 	return l
 }
 
@@ -184,11 +173,11 @@ type env struct {
 	t      *testing.T
 	opts   Options
 	ctx    context.Context
-	b      dogpile.Backend
+	b      driver.Backend
 	kind   kind
-	values dogpile.ValueBackend // set for valueKind
-	bytes  dogpile.BytesBackend // set for bytesKind
-	locker dogpile.Locker       // nil without a lock of its own
+	values driver.ValueBackend // set for valueKind
+	bytes  driver.BytesBackend // set for bytesKind
+	locker driver.Locker       // nil without a lock of its own
 	prefix string
 
 	mu      sync.Mutex
@@ -214,9 +203,9 @@ func newEnv(t *testing.T, opts Options) *env {
 	}
 	switch k {
 	case valueKind:
-		e.values = b.(dogpile.ValueBackend)
+		e.values = b.(driver.ValueBackend)
 	case bytesKind:
-		e.bytes = b.(dogpile.BytesBackend)
+		e.bytes = b.(driver.BytesBackend)
 	}
 	// Registered after New's clean-ups, so it runs before them: the backend
 	// is still open.
@@ -298,7 +287,7 @@ func (e *env) region(cfg dogpile.Config, opts ...dogpile.Option) *dogpile.Region
 
 // regionOn returns a region on b, which is the subtest's backend or a
 // wrapper of it.
-func (e *env) regionOn(b dogpile.Backend, cfg dogpile.Config, opts ...dogpile.Option) *dogpile.Region {
+func (e *env) regionOn(b driver.Backend, cfg dogpile.Config, opts ...dogpile.Option) *dogpile.Region {
 	e.t.Helper()
 	all := []dogpile.Option{dogpile.WithName(e.t.Name())}
 	if e.opts.KeyMangler != nil {
@@ -333,6 +322,11 @@ func (e *env) fakeClockRegion() (*dogpile.Region, *clock) {
 	e.t.Helper()
 	c := newClock()
 	return e.region(dogpile.Config{ExpirationTime: expiration}, dogpile.WithClock(c.Now)), c
+}
+
+// newValue returns payload stamped with creation time t.
+func newValue(payload any, t time.Time) driver.CachedValue {
+	return driver.CachedValue{Payload: payload, Metadata: driver.Metadata{CreatedAt: t, Version: driver.ValueVersion}}
 }
 
 // errNotCached is what the creator of a read that must hit returns.

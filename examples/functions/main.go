@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 )
 
 func main() {
@@ -73,18 +74,18 @@ func (b *backend) search(ctx context.Context, query string, page int) ([]string,
 	return []string{fmt.Sprintf("%s result %d", query, 2*page-1), fmt.Sprintf("%s result %d", query, 2*page)}, nil
 }
 
-// prices returns the price of every SKU in one query: cached with
+// prices returns the price of every SKU in one query, by SKU: cached with
 // CacheMulti, one entry per SKU, so a call queries only the SKUs missing
 // from the cache.
-func (b *backend) prices(ctx context.Context, skus []string) ([]float64, error) {
+func (b *backend) prices(ctx context.Context, skus []string) (map[string]float64, error) {
 	b.priceChecks.Add(1)
 	b.lastPriceArgs.Store(append([]string(nil), skus...))
 	if err := b.wait(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]float64, len(skus))
-	for i, sku := range skus {
-		out[i] = float64(len(sku)) * 1.25
+	out := make(map[string]float64, len(skus))
+	for _, sku := range skus {
+		out[sku] = float64(len(sku)) * 1.25
 	}
 	return out, nil
 }
@@ -105,7 +106,7 @@ func run(w io.Writer, delay time.Duration) error {
 	// symbol ("main:(*backend).loadUser"), which changes with the code.
 	user := dogpile.Cache1(region, db.loadUser, dogpile.FuncName("shop.users", "load_user"))
 	search := dogpile.Cache2(region, db.search, dogpile.FuncName("shop.search", "search"),
-		dogpile.FuncExpiration(time.Minute)) // its own expiration time
+		dogpile.Expiration(time.Minute)) // its own expiration time
 	prices := dogpile.CacheMulti(region, db.prices, dogpile.FuncName("shop.catalog", "prices"))
 
 	// timed runs f and says how long it took and whether the function
@@ -132,7 +133,11 @@ func run(w io.Writer, delay time.Duration) error {
 		}
 		fmt.Fprintln(w, "  user.Call(7):", line)
 	}
-	fmt.Fprintln(w, "  key:", user.Key(7))
+	key, err := user.Key(7)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "  key:", key)
 
 	// Concurrent callers of a cold key: one runs the function under the
 	// dogpile lock, the others wait for its value.
@@ -164,7 +169,10 @@ func run(w io.Writer, delay time.Duration) error {
 		}
 		fmt.Fprintf(w, "  search.Call(%q, %d): %s\n", args.q, args.page, line)
 	}
-	fmt.Fprintln(w, "  key:", search.Key("redis", 2))
+	if key, err = search.Key("redis", 2); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "  key:", key)
 
 	fmt.Fprintln(w, "\nCacheMulti: one entry per argument, one query for the missing ones")
 	for _, skus := range [][]string{{"tea", "coffee"}, {"tea", "coffee", "cocoa", "mate"}, {"mate", "tea"}} {
@@ -178,7 +186,11 @@ func run(w io.Writer, delay time.Duration) error {
 		}
 		fmt.Fprintf(w, "  prices.Call(%s): %s; the function was asked for %s\n", strings.Join(skus, ", "), line, asked)
 	}
-	fmt.Fprintln(w, "  keys:", strings.Join(prices.Keys("tea", "mate"), "  "))
+	keys, err := prices.Keys("tea", "mate")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "  keys:", strings.Join(keys, "  "))
 
 	fmt.Fprintln(w, "\nInvalidate, Refresh, Set, Get")
 	if err := user.Invalidate(ctx, 7); err != nil {
@@ -219,11 +231,16 @@ func run(w io.Writer, delay time.Duration) error {
 	if err := prices.Invalidate(ctx, "tea", "coffee"); err != nil {
 		return err
 	}
-	vals, ok, err := prices.Get(ctx, "tea", "coffee", "cocoa")
+	asked := []string{"tea", "coffee", "cocoa"}
+	vals, err := prices.Get(ctx, asked...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "  after prices.Invalidate(tea, coffee), prices.Get(tea, coffee, cocoa): %v, found=%v\n", vals, ok)
+	present := make([]bool, len(asked))
+	for i, sku := range asked {
+		_, present[i] = vals[sku]
+	}
+	fmt.Fprintf(w, "  after prices.Invalidate(tea, coffee), prices.Get(tea, coffee, cocoa): %v, found=%v\n", vals, present)
 
 	fmt.Fprintf(w, "\nThe functions ran: loadUser %d×, search %d×, prices %d×.\n",
 		db.users.Load(), db.searches.Load(), db.priceChecks.Load())

@@ -26,7 +26,8 @@ func TestRun(t *testing.T) {
 		"after user.Set({7 Ann (renamed)}, 7), user.Call(7): {7 Ann (renamed)} in",
 		"user.Get(9) never calls the function: {0 }, found=false",
 		"user.Get(7): {7 Ann (renamed)}, found=true",
-		"found=[false false true]",
+		"prices.Call(tea, coffee): map[coffee:7.5 tea:3.75] in",
+		"prices.Get(tea, coffee, cocoa): map[cocoa:6.25], found=[false false true]",
 		"The functions ran: loadUser 4×, search 2×, prices 2×.",
 	} {
 		if !strings.Contains(got, want) {

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/htmltmpl"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
@@ -202,7 +203,7 @@ func run(w io.Writer, delay time.Duration) error {
 	if err != nil {
 		return err
 	}
-	_, inLocal, err := local.Get(ctx, sidebarKey)
+	_, inLocal, err := dogpile.Get[string](ctx, local, sidebarKey)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/dogpilego/dogpile/dogpile"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/redis" // registers dogpile.cache.redis
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 func main() {
@@ -94,7 +95,7 @@ func run(w io.Writer, addr string) error {
 	region := dogpile.NewRegion(dogpile.WithName("interop"))
 	err = region.Configure("dogpile.cache.redis", dogpile.Config{
 		ExpirationTime: expiration,
-		Arguments:      dogpile.Arguments{"host": host, "port": port, "db": 0},
+		Arguments:      map[string]any{"host": host, "port": port, "db": 0},
 	})
 	if err != nil {
 		return err
@@ -113,8 +114,13 @@ func run(w io.Writer, addr string) error {
 		return err
 	}
 
+	greetKey, err := cachedGreet.Key("world")
+	if err != nil {
+		return err
+	}
+
 	fmt.Fprintf(w, "wrote two entries to Redis at %s\n\n", addr)
-	for _, key := range []string{greetingKey, cachedGreet.Key("world")} {
+	for _, key := range []string{greetingKey, greetKey} {
 		raw, err := rawEntry(ctx, region, key)
 		if err != nil {
 			return err
@@ -131,11 +137,8 @@ func run(w io.Writer, addr string) error {
 // rawEntry returns the bytes the backend holds under key: the wire format
 // both sides read.
 func rawEntry(ctx context.Context, region *dogpile.Region, key string) (string, error) {
-	b, err := region.ActualBackend()
-	if err != nil {
-		return "", err
-	}
-	bb, ok := b.(dogpile.BytesBackend)
+	b := driver.Unwrap(region.Backend())
+	bb, ok := b.(driver.BytesBackend)
 	if !ok {
 		return "", fmt.Errorf("%T does not store bytes", b)
 	}

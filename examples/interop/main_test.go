@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -53,7 +53,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, payload, err := dogpile.DecodeEntry(raw)
+	md, payload, err := driver.DecodeEntry(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestRun(t *testing.T) {
 	if err := json.Unmarshal(payload, &g); err != nil || g.Message != "hello from Go" {
 		t.Errorf("payload %s: %v", payload, err)
 	}
-	if md.Version != dogpile.ValueVersion || time.Since(md.CreatedAt) > time.Minute {
+	if md.Version != driver.ValueVersion || time.Since(md.CreatedAt) > time.Minute {
 		t.Errorf("metadata %+v", md)
 	}
 

@@ -28,6 +28,7 @@ import (
 	"github.com/flosch/pongo2/v6"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/pongo2ext"
 	"github.com/dogpilego/dogpile/tmplcache"
 )
@@ -189,7 +190,7 @@ func run(w io.Writer, delay time.Duration) error {
 	if err != nil {
 		return err
 	}
-	_, inLocal, err := local.Get(ctx, sidebarKey)
+	_, inLocal, err := dogpile.Get[string](ctx, local, sidebarKey)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 )
 
 // A region is declared at start-up and configured later.
@@ -98,7 +99,11 @@ func run(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "after Invalidate: %d query\n", queries.Load()-before)
-	fmt.Fprintln(w, "key:", cachedPage.Key("dogpile"))
+	key, err := cachedPage.Key("dogpile")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "key:", key)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func loadSettings(path string) (map[string]any, error) {
 //
 // Section headers ("[app:main]") are skipped, so such a file can be used as
 // it is. Keys and values are trimmed; values stay strings, which
-// dogpile's ConfigureFromConfig coerces as Python's dogpile.cache does
+// pyconfig.ConfigureFromConfig coerces as Python's dogpile.cache does
 // ("300" is a number, "true" a bool). A line without "=" and a key given
 // twice are errors that name the line.
 func parseSettings(r io.Reader) (map[string]any, error) {

@@ -107,12 +107,19 @@ func (s *site) invalidatePost(ctx context.Context, before, after Post) ([]string
 	if err := s.post.Set(ctx, after, after.ID); err != nil {
 		return done, err
 	}
-	done = append(done, "function cache — set "+s.post.Key(after.ID))
+	key, err := s.post.Key(after.ID)
+	if err != nil {
+		return done, err
+	}
+	done = append(done, "function cache — set "+key)
 	if !slices.Equal(before.Tags, after.Tags) {
 		if err := s.tagCounts.Invalidate(ctx); err != nil {
 			return done, err
 		}
-		done = append(done, "function cache — deleted "+s.tagCounts.Key())
+		if key, err = s.tagCounts.Key(); err != nil {
+			return done, err
+		}
+		done = append(done, "function cache — deleted "+key)
 	}
 	return done, nil
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/dogpilego/dogpile/pongo2ext"
 	"github.com/dogpilego/dogpile/tmplcache"
 
-	// Backends a -config file may name, besides the built-in memory,
-	// memory_pickle and null: importing a backend package registers its
-	// names.
+	// Backends a -config file may name: importing a backend package
+	// registers its names (memory: dogpile.cache.memory and
+	// dogpile.cache.memory_pickle; null: dogpile.cache.null).
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memcached"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	_ "github.com/dogpilego/dogpile/dogpile/backends/null"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/redis"
 )
 

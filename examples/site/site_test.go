@@ -19,7 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // newTestSite returns a site whose queries take delay, closed when the
@@ -406,8 +407,8 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := local.Backend(); fmt.Sprintf("%T", b) != "*dogpile.MemoryBytesBackend" {
-		t.Errorf("the local region's backend is %T", b)
+	if _, ok := local.Backend().(*memory.BytesBackend); !ok {
+		t.Errorf("the local region's backend is %T", local.Backend())
 	}
 	if local.ExpirationTime() != 30*time.Second {
 		t.Errorf("the local region expires after %v", local.ExpirationTime())
@@ -580,8 +581,8 @@ func TestExampleConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b, _ := r.Backend(); fmt.Sprintf("%T", b) != "*dogpile.MemoryBackend" {
-			t.Errorf("region %q: backend %T", name, b)
+		if _, ok := r.Backend().(*memory.Backend); !ok {
+			t.Errorf("region %q: backend %T", name, r.Backend())
 		}
 	}
 	// Every backend the file names, commented or not, is linked in.
@@ -590,7 +591,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("only %d backend lines", len(names))
 	}
 	for _, m := range names {
-		if !slices.Contains(dogpile.Backends(), m[1]) {
+		if !slices.Contains(driver.Backends(), m[1]) {
 			t.Errorf("%s is not registered", m[1])
 		}
 	}

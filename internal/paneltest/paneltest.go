@@ -240,13 +240,22 @@ func (b *Browser) CheckPanel() {
 		}
 		return n
 	}
-	first := req.Operations[0].Keys[0]
-	var other string // a key of an operation without first
+	// Operations without keys (invalidations) match no term.
+	var first, other string // a key, and a key of an operation without first
 	for _, o := range req.Operations {
-		if !slices.Contains(o.Keys, first) {
+		if len(o.Keys) > 0 {
+			first = o.Keys[0]
+			break
+		}
+	}
+	for _, o := range req.Operations {
+		if len(o.Keys) > 0 && !slices.Contains(o.Keys, first) {
 			other = o.Keys[0]
 			break
 		}
+	}
+	if first == "" {
+		t.Fatal("no operation of the oldest request has a key: the filter cannot be checked")
 	}
 	box := b.find("#filter")
 	for _, query := range []string{first, first + " " + other, strings.ToUpper(first)} {

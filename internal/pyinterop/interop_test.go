@@ -16,6 +16,7 @@ import (
 	"github.com/dogpilego/dogpile/dogpile"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memcached"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/redis"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -41,7 +42,10 @@ type server struct {
 	kind    string // peer.py's name: "redis" or "memcached"
 	addr    string
 	backend string
-	args    func(lock bool) dogpile.Arguments
+	args    func(lock bool) map[string]any
+	// sha1Keys makes both sides mangle keys with SHA-1, for servers that
+	// refuse the spaces of function keys (memcached).
+	sha1Keys bool
 }
 
 func servers(t *testing.T) []server {
@@ -50,18 +54,18 @@ func servers(t *testing.T) []server {
 	host, port, _ := strings.Cut(rs.Addr, ":")
 	p, _ := strconv.Atoi(port)
 	return []server{
-		{"redis", rs.Addr, "dogpile.cache.redis", func(lock bool) dogpile.Arguments {
-			return dogpile.Arguments{"host": host, "port": p, "distributed_lock": lock, "lock_timeout": 5}
-		}},
-		{"memcached", mc.Addr, "dogpile.cache.memcached", func(lock bool) dogpile.Arguments {
-			return dogpile.Arguments{"url": mc.Addr, "distributed_lock": lock, "lock_timeout": 5}
-		}},
+		{"redis", rs.Addr, "dogpile.cache.redis", func(lock bool) map[string]any {
+			return map[string]any{"host": host, "port": p, "distributed_lock": lock, "lock_timeout": 5}
+		}, false},
+		{"memcached", mc.Addr, "dogpile.cache.memcached", func(lock bool) map[string]any {
+			return map[string]any{"url": mc.Addr, "distributed_lock": lock, "lock_timeout": 5}
+		}, true},
 	}
 }
 
-func (s server) region(t *testing.T) *dogpile.Region {
+func (s server) region(t *testing.T, opts ...dogpile.Option) *dogpile.Region {
 	t.Helper()
-	r := dogpile.NewRegion()
+	r := dogpile.NewRegion(opts...)
 	if err := r.Configure(s.backend, dogpile.Config{ExpirationTime: time.Minute, Arguments: s.args(true)}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +120,12 @@ func (s server) startPeer(t *testing.T, want string, action string, args ...stri
 	return done
 }
 
+// pyUser is what peer.py's cached load_user returns.
+type pyUser struct {
+	Arg string `json:"arg"` // Python's str() of the argument
+	By  string `json:"by"`
+}
+
 type article struct {
 	ID    int      `json:"id"`
 	Title string   `json:"title"`
@@ -159,7 +169,7 @@ func TestInterop(t *testing.T) {
 
 			t.Run("PickledIsAMiss", func(t *testing.T) {
 				s.peer(t, "set_pickled", "py:pickled", `{"id": 1}`)
-				if _, ok, err := r.Get(ctx, "py:pickled"); ok || err != nil {
+				if _, ok, err := dogpile.Get[any](ctx, r, "py:pickled"); ok || err != nil {
 					t.Fatalf("a pickled entry read as %v, %v; want a clean miss", ok, err)
 				}
 				v, err := dogpile.GetOrCreate(ctx, r, "py:pickled", func(context.Context) (article, error) { return article{ID: 2}, nil })
@@ -208,6 +218,56 @@ func TestInterop(t *testing.T) {
 				}
 				if got := s.peer(t, "get", "go:slow"); got["found"] != true {
 					t.Errorf("Python cannot read what Go created under the lock: %v", got)
+				}
+			})
+
+			t.Run("FunctionKeysMatchPython", func(t *testing.T) {
+				mangler := "none"
+				var opts []dogpile.Option
+				if s.sha1Keys {
+					mangler = "sha1"
+					opts = append(opts, dogpile.WithKeyMangler(pyconfig.SHA1MangleKey))
+				}
+				fr := s.region(t, opts...)
+				var goCalls atomic.Int64
+				goLoadUser := func(context.Context, any) (pyUser, error) {
+					goCalls.Add(1)
+					return pyUser{By: "go"}, nil
+				}
+				loadUser := dogpile.Cache1(fr, goLoadUser, dogpile.FuncName("myapp.users", "load_user"))
+				// namespace="" is a namespace to Python: "load_user||<arg>".
+				emptyNS := dogpile.Cache1(fr, goLoadUser, dogpile.FuncName("myapp.users", "load_user"), dogpile.Namespace(""))
+				for _, c := range []struct {
+					f         *dogpile.Func1[any, pyUser]
+					namespace string // Python's namespace argument, as JSON
+					arg       any
+					json      string // the argument as peer.py reads it
+					text      string // Python's str() of it
+					key       string // Python's key
+				}{
+					{loadUser, "null", 7, "7", "7", "myapp.users:load_user|7"},
+					{loadUser, "null", true, "true", "True", "myapp.users:load_user|True"},
+					{loadUser, "null", nil, "null", "None", "myapp.users:load_user|None"},
+					{loadUser, "null", 2.0, "2.0", "2.0", "myapp.users:load_user|2.0"},
+					{loadUser, "null", []int{1, 2}, "[1, 2]", "[1, 2]", "myapp.users:load_user|[1, 2]"},
+					{emptyNS, `""`, 7, "7", "7", "myapp.users:load_user||7"},
+				} {
+					want := c.key
+					py := s.peer(t, "call_cached", mangler, c.namespace, "myapp.users", "load_user", c.json)
+					if keys, _ := py["keys"].([]any); len(keys) != 1 || keys[0] != want || py["created"] != true {
+						t.Errorf("Python's load_user(%s): %v; want one key %q and a created value", c.json, py, want)
+						continue
+					}
+					if got, err := c.f.Key(c.arg); err != nil || got != want {
+						t.Errorf("Go's key of %#v is %q, %v; Python's %q", c.arg, got, err, want)
+					}
+					v, err := c.f.Call(ctx, c.arg)
+					if err != nil || v != (pyUser{Arg: c.text, By: "python"}) {
+						t.Errorf("Go's Call(%#v) = %+v, %v; want the value Python cached", c.arg, v, err)
+					}
+				}
+				if n := goCalls.Load(); n != 0 {
+					t.Errorf("the Go function ran %d times; every value was cached by Python", n)
 				}
 			})
 		})

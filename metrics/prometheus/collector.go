@@ -16,6 +16,7 @@ type Collector struct {
 	createSec *prometheus.Desc
 	lockWaits *prometheus.Desc
 	lockSec   *prometheus.Desc
+	invalid   *prometheus.Desc
 	errors    *prometheus.Desc
 	readB     *prometheus.Desc
 	writtenB  *prometheus.Desc
@@ -36,6 +37,7 @@ func NewCollector(obs *metrics.Observer, constLabels prometheus.Labels) *Collect
 		createSec: d("creation_seconds_total", "Time spent in creators."),
 		lockWaits: d("lock_waits_total", "Waits for a dogpile lock held elsewhere."),
 		lockSec:   d("lock_wait_seconds_total", "Time spent waiting for dogpile locks."),
+		invalid:   d("invalidations_total", "Region invalidations, hard and soft."),
 		errors:    d("errors_total", "Failed operations, errors absorbed in fail-open mode included."),
 		readB:     d("read_bytes_total", "Payload bytes read from byte-storing backends."),
 		writtenB:  d("written_bytes_total", "Payload bytes written to byte-storing backends."),
@@ -45,7 +47,7 @@ func NewCollector(obs *metrics.Observer, constLabels prometheus.Labels) *Collect
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.results, c.ops, c.opSeconds, c.creations, c.createSec,
-		c.lockWaits, c.lockSec, c.errors, c.readB, c.writtenB} {
+		c.lockWaits, c.lockSec, c.invalid, c.errors, c.readB, c.writtenB} {
 		ch <- d
 	}
 }
@@ -70,6 +72,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.createSec, r.CreateTime.Seconds(), r.Region)
 		counter(c.lockWaits, float64(r.LockWaits), r.Region)
 		counter(c.lockSec, r.LockWaitTime.Seconds(), r.Region)
+		counter(c.invalid, float64(r.Invalidations), r.Region)
 		counter(c.errors, float64(r.Errors), r.Region)
 		counter(c.readB, float64(r.BytesRead), r.Region)
 		counter(c.writtenB, float64(r.BytesWritten), r.Region)

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/metrics"
 	dogpileprom "github.com/dogpilego/dogpile/metrics/prometheus"
 )
@@ -17,12 +17,13 @@ import (
 func TestCollector(t *testing.T) {
 	obs := metrics.New()
 	ctx := context.Background()
-	obs.Observe(ctx, dogpile.Event{Region: "users", Op: dogpile.OpGetMulti, Keys: []string{"a", "b", "c"},
-		Results: []dogpile.Result{dogpile.ResultHit, dogpile.ResultHit, dogpile.ResultMiss}, Duration: 2 * time.Millisecond, Size: 40})
-	obs.Observe(ctx, dogpile.Event{Region: "users", Op: dogpile.OpCreate, Keys: []string{"c"},
-		Results: []dogpile.Result{dogpile.ResultCreated}, Duration: 500 * time.Millisecond, Size: -1})
-	obs.Observe(ctx, dogpile.Event{Region: "users", Op: dogpile.OpSet, Keys: []string{"c"},
-		Results: []dogpile.Result{dogpile.ResultNone}, Duration: time.Millisecond, Size: 12})
+	obs.Observe(ctx, observe.Event{Region: "users", Op: observe.OpGetMulti, Keys: []string{"a", "b", "c"},
+		Results: []observe.Result{observe.Hit, observe.Hit, observe.Miss}, Duration: 2 * time.Millisecond, Size: 40})
+	obs.Observe(ctx, observe.Event{Region: "users", Op: observe.OpCreate, Keys: []string{"c"},
+		Results: []observe.Result{observe.Created}, Duration: 500 * time.Millisecond, Size: -1})
+	obs.Observe(ctx, observe.Event{Region: "users", Op: observe.OpSet, Keys: []string{"c"},
+		Results: []observe.Result{observe.None}, Duration: time.Millisecond, Size: 12})
+	obs.Observe(ctx, observe.Event{Region: "users", Op: observe.OpInvalidate, Duration: time.Millisecond, Size: -1})
 
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(dogpileprom.NewCollector(obs, prometheus.Labels{"app": "test"}))
@@ -45,7 +46,11 @@ dogpile_creation_seconds_total{app="test",region="users"} 0.5
 # TYPE dogpile_operations_total counter
 dogpile_operations_total{app="test",op="create",region="users"} 1
 dogpile_operations_total{app="test",op="get_multi",region="users"} 1
+dogpile_operations_total{app="test",op="invalidate",region="users"} 1
 dogpile_operations_total{app="test",op="set",region="users"} 1
+# HELP dogpile_invalidations_total Region invalidations, hard and soft.
+# TYPE dogpile_invalidations_total counter
+dogpile_invalidations_total{app="test",region="users"} 1
 # HELP dogpile_read_bytes_total Payload bytes read from byte-storing backends.
 # TYPE dogpile_read_bytes_total counter
 dogpile_read_bytes_total{app="test",region="users"} 40
@@ -55,10 +60,10 @@ dogpile_written_bytes_total{app="test",region="users"} 12
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"dogpile_results_total", "dogpile_creations_total", "dogpile_creation_seconds_total",
-		"dogpile_operations_total", "dogpile_read_bytes_total", "dogpile_written_bytes_total"); err != nil {
+		"dogpile_operations_total", "dogpile_invalidations_total", "dogpile_read_bytes_total", "dogpile_written_bytes_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(dogpileprom.NewCollector(obs, nil)); n != 5+3+3+7 {
+	if n := testutil.CollectAndCount(dogpileprom.NewCollector(obs, nil)); n != 5+4+4+8 { // results, operations and their seconds, per-region counters
 		t.Errorf("collected %d metrics", n)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {

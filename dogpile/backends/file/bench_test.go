@@ -8,10 +8,11 @@ import (
 	"testing"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // benchValue is an entry of the wire format, as a region writes it.
-var benchValue = dogpile.EncodeEntry(dogpile.Metadata{Version: dogpile.ValueVersion}, []byte(`{"name":"some cached value","n":42}`))
+var benchValue = driver.EncodeEntry(driver.Metadata{Version: driver.ValueVersion}, []byte(`{"name":"some cached value","n":42}`))
 
 func BenchmarkGetBytesHit(b *testing.B) {
 	be := open(b, "")

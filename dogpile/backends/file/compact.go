@@ -26,11 +26,11 @@ func (b *Backend) Compact(ctx context.Context) error {
 func (b *Backend) compact() (err error) {
 	fi, err := b.f.Stat()
 	if err != nil {
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	tmp, err := os.CreateTemp(b.dir, filepath.Base(b.path)+".compact-*")
 	if err != nil {
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	renamed := false
 	defer func() {
@@ -40,7 +40,7 @@ func (b *Backend) compact() (err error) {
 		}
 	}()
 	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	type entry struct {
 		key string
@@ -60,28 +60,28 @@ func (b *Backend) compact() (err error) {
 	for _, e := range entries {
 		val = slices.Grow(val[:0], int(e.n))[:e.n]
 		if _, err := b.f.ReadAt(val, e.off); err != nil {
-			return fmt.Errorf("dogpile/file: compacting %s: reading: %w", b.path, err)
+			return fmt.Errorf("compacting %s: reading: %w", b.path, err)
 		}
 		rec = appendRecord(rec[:0], kindSet, e.key, val)
 		if _, err := w.Write(rec); err != nil {
-			return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+			return fmt.Errorf("compacting %s: %w", b.path, err)
 		}
 		index[e.key] = loc{off: pos + recordHeader + int64(len(e.key)), n: e.n}
 		pos += int64(len(rec))
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	if _, err := b.f.Write(appendRecord(nil, kindMoved, "", nil)); err != nil {
 		_ = b.f.Truncate(b.end)
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	b.end += recordHeader
 	if err := os.Rename(tmp.Name(), b.path); err != nil {
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	renamed = true
 	_ = syncDir(b.dir)
@@ -95,7 +95,7 @@ func (b *Backend) compact() (err error) {
 	id, _, err := fdStat(int(f.Fd()))
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("dogpile/file: compacting %s: %w", b.path, err)
+		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	b.f.Close()
 	b.f, b.fd, b.id, b.index, b.end, b.live = f, int(f.Fd()), id, index, pos, pos-headerSize

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/multiproc"
 )
 
@@ -161,7 +161,7 @@ func TestCrash(t *testing.T) {
 			for k := range keys {
 				if (n-start)%3 == 0 { // the first round included
 					// Multi writes too: one write call for several records.
-					must(t, b.SetBytesMulti(ctx, []dogpile.BytesItem{
+					must(t, b.SetBytesMulti(ctx, []driver.BytesItem{
 						{Key: strconv.Itoa(k), Value: crashValue(k, n)},
 						{Key: "multi", Value: crashValue(keys, n)},
 					}))

@@ -10,17 +10,24 @@
 //	lock_factory      accepted and ignored (a Python class)
 //
 // Relative lock file paths are made absolute; the string "false" counts as
-// false. Any other argument is an error. From Go, Open takes the same
-// choices as options (WithRWLockFile, WithoutDogpileLockFile, ...), and a
-// few that have no argument name (WithSyncWrites, WithCompactionThreshold,
-// WithFileMode).
+// false. Any other argument, and a value of the wrong kind, is an error
+// wrapping driver.ErrInvalidArgument. From Go, Open takes the same choices
+// as options (WithRWLockFile, WithoutDogpileLockFile, ...), and a few that
+// have no argument name (WithSyncWrites, WithCompactionThreshold,
+// WithFileMode); options that cannot take their values are errors too.
 //
 //	import _ "github.com/dogpilego/dogpile/dogpile/backends/file"
 //
 //	err := region.Configure("dogpile.cache.dbm", dogpile.Config{
 //		ExpirationTime: time.Hour,
-//		Arguments:      dogpile.Arguments{"filename": "/var/cache/app/cache.db"},
+//		Arguments:      map[string]any{"filename": "/var/cache/app/cache.db"},
 //	})
+//
+// or, from Go:
+//
+//	b, err := file.Open("/var/cache/app/cache.db", file.WithSyncWrites())
+//	...
+//	err = region.ConfigureBackend(b, dogpile.Config{ExpirationTime: time.Hour})
 //
 // The directory must exist; the store and its lock files are created in it
 // when missing. The store is not a dbm file: Python processes cannot read
@@ -30,7 +37,7 @@
 //
 // # Storage
 //
-// The Backend is a dogpile.BytesBackend: it stores the region's entries
+// The Backend is a driver.BytesBackend: it stores the region's entries
 // (the wire format, metadata JSON and payload) as they are, in an
 // append-only log of checksummed records:
 //
@@ -102,4 +109,12 @@
 //
 // The backend needs flock(2): on systems without it (Windows, Plan 9,
 // js/wasm), Open returns an error wrapping errors.ErrUnsupported.
+//
+// # Errors
+//
+// Open's errors begin with "file: "; those of the registered name begin
+// with its name instead, which driver.Open puts in front of them. The
+// errors of a Backend's methods name the file or the key and wrap the
+// system's error (ErrClosed after Close); regions put the backend's name in
+// front of them.
 package file

@@ -4,6 +4,7 @@ package file_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/file"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // A region on a file store. Every process that configures a region with the
@@ -26,7 +28,7 @@ func Example() {
 	region := dogpile.NewRegion(dogpile.WithName("users"))
 	err = region.Configure("dogpile.cache.dbm", dogpile.Config{
 		ExpirationTime: time.Hour,
-		Arguments:      dogpile.Arguments{"filename": filepath.Join(dir, "users.db")},
+		Arguments:      map[string]any{"filename": filepath.Join(dir, "users.db")},
 	})
 	if err != nil {
 		panic(err)
@@ -74,8 +76,33 @@ func ExampleOpen() {
 	if err := region.Set(ctx, "greeting", "hello"); err != nil {
 		panic(err)
 	}
-	v, found, err := region.Get(ctx, "greeting")
+	v, found, err := dogpile.Get[string](ctx, region, "greeting")
 	fmt.Println(v, found, err)
 	// Output:
 	// hello true <nil>
+}
+
+// Options are checked before anything is created: a store its owner could
+// not read and write is refused.
+func ExampleWithFileMode() {
+	dir, err := os.MkdirTemp("", "dogpile-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	_, err = file.Open(filepath.Join(dir, "cache.db"), file.WithFileMode(0o440))
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, driver.ErrInvalidArgument))
+
+	b, err := file.Open(filepath.Join(dir, "cache.db"), file.WithFileMode(0o660)) // shared with the group
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	fmt.Println(filepath.Base(b.Path()))
+	// Output:
+	// file: invalid argument: file mode 0440, want one that lets the owner read and write (0o600)
+	// true
+	// cache.db
 }

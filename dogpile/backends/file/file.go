@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // Name is the name the backend is registered under: dogpile.cache's name
@@ -36,18 +36,19 @@ const identityCheck = time.Second
 var (
 	// ErrClosed is returned by the methods of a closed Backend and of its
 	// Mutexes.
-	ErrClosed = errors.New("dogpile/file: backend is closed")
+	ErrClosed = errors.New("store is closed")
 	// ErrFormat is returned by Open for a file that is not a store of this
 	// package (another program's file, a Python dbm file) or of a format
 	// version it cannot read. The file is left as it is.
-	ErrFormat = errors.New("dogpile/file: not a store of this package")
+	ErrFormat = errors.New("not a store of this backend")
 )
 
 func init() {
-	dogpile.Register(Name, newFromArgs)
+	driver.Register(Name, openArgs)
 }
 
-// Option configures Open.
+// Option configures Open. Options that cannot take their values make Open
+// fail with an error wrapping driver.ErrInvalidArgument.
 type Option func(*config)
 
 type config struct {
@@ -55,6 +56,7 @@ type config struct {
 	syncWrites          bool
 	compactMin          int64
 	mode                os.FileMode
+	nilOption           bool // an Option was nil
 	forceFlock          bool // tests: the whole-file fallback lock
 }
 
@@ -62,40 +64,84 @@ type config struct {
 // or none.
 type lockFile struct {
 	path string
-	set  bool // path, or none when path is ""
+	set  bool // path, or none
+	none bool
+}
+
+// validate reports the first option that cannot take its value.
+func (c *config) validate() error {
+	switch {
+	case c.nilOption:
+		return fmt.Errorf("%w: nil Option", driver.ErrInvalidArgument)
+	case c.compactMin < 0:
+		return fmt.Errorf("%w: compaction threshold %d, want 0 or more bytes (math.MaxInt64: never automatically)",
+			driver.ErrInvalidArgument, c.compactMin)
+	case c.mode&^os.ModePerm != 0:
+		return fmt.Errorf("%w: file mode %v, want permission bits only, such as 0o600", driver.ErrInvalidArgument, c.mode)
+	case c.mode&0o600 != 0o600:
+		return fmt.Errorf("%w: file mode %#o, want one that lets the owner read and write (0o600)", driver.ErrInvalidArgument, uint32(c.mode))
+	}
+	if err := c.rwLock.validate("read-write lock file"); err != nil {
+		return err
+	}
+	return c.dogpileLock.validate("dogpile lock file")
+}
+
+func (l lockFile) validate(what string) error {
+	if !l.set || l.none {
+		return nil
+	}
+	return checkPath(what, l.path)
+}
+
+// checkPath refuses a path that cannot name a regular file: an empty one,
+// one with a NUL byte, or one ending like a directory.
+func checkPath(what, p string) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return fmt.Errorf("%w: empty %s name", driver.ErrInvalidArgument, what)
+	case strings.ContainsRune(p, 0):
+		return fmt.Errorf("%w: %s %q holds a NUL byte", driver.ErrInvalidArgument, what, p)
+	case os.IsPathSeparator(p[len(p)-1]):
+		return fmt.Errorf("%w: %s %q names a directory", driver.ErrInvalidArgument, what, p)
+	}
+	switch filepath.Base(p) {
+	case ".", "..":
+		return fmt.Errorf("%w: %s %q names a directory", driver.ErrInvalidArgument, what, p)
+	}
+	return nil
 }
 
 // resolve returns the absolute path of the lock file, "" for none.
 func (l lockFile) resolve(store, suffix string) (string, error) {
-	if !l.set {
+	switch {
+	case !l.set:
 		return store + suffix, nil
-	}
-	if l.path == "" {
+	case l.none:
 		return "", nil
 	}
 	return filepath.Abs(l.path)
 }
 
 // WithRWLockFile sets the read-write lock file (dogpile.cache's
-// rw_lockfile); a relative path is made absolute. The default, also for an
-// empty path, is the store's path with ".rw.lock" appended.
+// rw_lockfile); a relative path is made absolute. The default is the
+// store's path with ".rw.lock" appended.
 func WithRWLockFile(path string) Option {
-	return func(c *config) { c.rwLock = lockFile{path: path, set: path != ""} }
+	return func(c *config) { c.rwLock = lockFile{path: path, set: true} }
 }
 
 // WithoutRWLockFile uses no read-write lock file (rw_lockfile=False): the
 // store is then safe in one process only, as in dogpile.cache. Several
 // Backends or processes must not share it.
 func WithoutRWLockFile() Option {
-	return func(c *config) { c.rwLock = lockFile{set: true} }
+	return func(c *config) { c.rwLock = lockFile{set: true, none: true} }
 }
 
 // WithDogpileLockFile sets the file holding the dogpile lock
 // (dogpile.cache's dogpile_lockfile); a relative path is made absolute. The
-// default, also for an empty path, is the store's path with ".dogpile.lock"
-// appended.
+// default is the store's path with ".dogpile.lock" appended.
 func WithDogpileLockFile(path string) Option {
-	return func(c *config) { c.dogpileLock = lockFile{path: path, set: path != ""} }
+	return func(c *config) { c.dogpileLock = lockFile{path: path, set: true} }
 }
 
 // WithoutDogpileLockFile uses no file lock for the dogpile lock
@@ -103,7 +149,7 @@ func WithDogpileLockFile(path string) Option {
 // in-process lock, so processes sharing the store may create one value
 // each.
 func WithoutDogpileLockFile() Option {
-	return func(c *config) { c.dogpileLock = lockFile{set: true} }
+	return func(c *config) { c.dogpileLock = lockFile{set: true, none: true} }
 }
 
 // WithSyncWrites makes every write call fsync before it returns, so a value
@@ -115,19 +161,21 @@ func WithSyncWrites() Option { return func(c *config) { c.syncWrites = true } }
 
 // WithCompactionThreshold sets the store size in bytes below which it is
 // never compacted automatically (default DefaultCompactionThreshold). Above
-// it, a write compacts the store when less than half of it is live. A
-// negative size turns automatic compaction off; Compact still works.
+// it, a write compacts the store when less than half of it is live.
+// math.MaxInt64 turns automatic compaction off; Compact still works. A
+// negative size is an error.
 func WithCompactionThreshold(size int64) Option { return func(c *config) { c.compactMin = size } }
 
 // WithFileMode sets the permissions of the files the backend creates
 // (default DefaultFileMode), before the umask. Processes of several users
-// sharing a store need a wider mode, such as 0o660.
-func WithFileMode(mode os.FileMode) Option { return func(c *config) { c.mode = mode.Perm() } }
+// sharing a store need a wider mode, such as 0o660. The mode must hold
+// permission bits only, and let the owner read and write.
+func WithFileMode(mode os.FileMode) Option { return func(c *config) { c.mode = mode } }
 
 // Backend stores a region's entries in one file: an append-only log of
 // checksummed records, indexed in memory by each process, safe for several
-// processes of one machine. It implements dogpile.BytesBackend,
-// dogpile.Locker and io.Closer. Build it with Open, or through a region
+// processes of one machine. It implements driver.BytesBackend,
+// driver.Locker and io.Closer. Build it with Open, or through a region
 // configured with the name "dogpile.cache.dbm".
 type Backend struct {
 	path, dir, rwPath, lockPath string
@@ -164,43 +212,64 @@ type loc struct {
 }
 
 var (
-	_ dogpile.BytesBackend = (*Backend)(nil)
-	_ dogpile.Locker       = (*Backend)(nil)
+	_ driver.BytesBackend = (*Backend)(nil)
+	_ driver.Locker       = (*Backend)(nil)
 )
 
 // Open opens the store at filename, creating it (but not its directory)
 // when it does not exist. filename is made absolute. A torn record left at
 // the end of the store by a crash is dropped; a file that is not a store of
-// this package is an error wrapping ErrFormat, and is not modified.
+// this package is an error wrapping ErrFormat, and is not modified. Options
+// that cannot take their values, an empty filename or one naming a
+// directory are errors wrapping driver.ErrInvalidArgument.
 func Open(filename string, opts ...Option) (*Backend, error) {
-	if !supported {
-		return nil, fmt.Errorf("dogpile/file: %w on %s: no flock(2)", errors.ErrUnsupported, runtime.GOOS)
-	}
-	c := config{compactMin: DefaultCompactionThreshold, mode: DefaultFileMode}
+	c := defaultConfig()
 	for _, o := range opts {
-		if o != nil {
-			o(&c)
+		if o == nil {
+			c.nilOption = true
+			continue
 		}
+		o(&c)
 	}
-	if filename == "" {
-		return nil, errors.New("dogpile/file: empty file name")
+	b, err := openStore(filename, c)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	return b, nil
+}
+
+func defaultConfig() config {
+	return config{compactMin: DefaultCompactionThreshold, mode: DefaultFileMode}
+}
+
+// openStore is Open without the package's name in front of its errors, for
+// the registered factory, whose errors driver.Open prefixes.
+func openStore(filename string, c config) (*Backend, error) {
+	if !supported {
+		return nil, fmt.Errorf("%w on %s: no flock(2)", errors.ErrUnsupported, runtime.GOOS)
+	}
+	if err := checkPath("store file", filename); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	path, err := filepath.Abs(filename)
 	if err != nil {
-		return nil, fmt.Errorf("dogpile/file: %w", err)
+		return nil, err
 	}
 	b := &Backend{path: path, dir: filepath.Dir(path), syncWrites: c.syncWrites, compactMin: c.compactMin, mode: c.mode}
 	if b.rwPath, err = c.rwLock.resolve(path, ".rw.lock"); err != nil {
-		return nil, fmt.Errorf("dogpile/file: %w", err)
+		return nil, err
 	}
 	if b.lockPath, err = c.dogpileLock.resolve(path, ".dogpile.lock"); err != nil {
-		return nil, fmt.Errorf("dogpile/file: %w", err)
+		return nil, err
 	}
 	switch {
 	case b.rwPath == path || b.lockPath == path:
-		return nil, fmt.Errorf("dogpile/file: a lock file cannot be the store itself (%s)", path)
+		return nil, fmt.Errorf("%w: a lock file cannot be the store itself (%s)", driver.ErrInvalidArgument, path)
 	case b.rwPath != "" && b.rwPath == b.lockPath:
-		return nil, fmt.Errorf("dogpile/file: the read-write and dogpile lock files must differ (both are %s)", b.rwPath)
+		return nil, fmt.Errorf("%w: the read-write and dogpile lock files must differ (both are %s)", driver.ErrInvalidArgument, b.rwPath)
 	}
 	if err := b.open(c.forceFlock); err != nil {
 		b.closeFiles()
@@ -213,19 +282,19 @@ func (b *Backend) open(forceFlock bool) error {
 	if b.rwPath != "" {
 		rw, err := os.OpenFile(b.rwPath, os.O_RDWR|os.O_CREATE, b.mode)
 		if err != nil {
-			return fmt.Errorf("dogpile/file: opening the read-write lock file: %w", err)
+			return fmt.Errorf("opening the read-write lock file: %w", err)
 		}
 		b.rw, b.rwFd = rw, int(rw.Fd())
 	}
 	if b.lockPath != "" {
 		lf, err := os.OpenFile(b.lockPath, os.O_RDWR|os.O_CREATE, b.mode)
 		if err != nil {
-			return fmt.Errorf("dogpile/file: opening the dogpile lock file: %w", err)
+			return fmt.Errorf("opening the dogpile lock file: %w", err)
 		}
 		rl, err := newRangeLocker(lf, forceFlock)
 		if err != nil {
 			lf.Close()
-			return fmt.Errorf("dogpile/file: dogpile lock file %s: %w", b.lockPath, err)
+			return fmt.Errorf("dogpile lock file %s: %w", b.lockPath, err)
 		}
 		b.locks = newLockTable(lf, rl)
 	}
@@ -238,7 +307,7 @@ func (b *Backend) open(forceFlock bool) error {
 	defer unlock()
 	f, err := os.OpenFile(b.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, b.mode)
 	if err != nil {
-		return fmt.Errorf("dogpile/file: opening the store: %w", err)
+		return fmt.Errorf("opening the store: %w", err)
 	}
 	if err := b.adopt(f, true); err != nil {
 		f.Close()
@@ -276,31 +345,27 @@ func (b *Backend) closeFiles() error {
 		errs = append(errs, b.locks.close())
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("dogpile/file: closing: %w", err)
+		return fmt.Errorf("closing: %w", err)
 	}
 	return nil
 }
 
-// newFromArgs builds the backend from dogpile.cache's arguments.
-func newFromArgs(args dogpile.Arguments) (dogpile.Backend, error) {
+// openArgs builds the backend from dogpile.cache's arguments, for the
+// registered name.
+func openArgs(args driver.Arguments) (driver.Backend, error) {
 	p := args.Parser(Name)
+	c := defaultConfig()
 	filename := p.String("filename", "")
-	rw, err := lockArg(p, "rw_lockfile", WithRWLockFile, WithoutRWLockFile)
-	if err != nil {
-		return nil, err
-	}
-	dl, err := lockArg(p, "dogpile_lockfile", WithDogpileLockFile, WithoutDogpileLockFile)
-	if err != nil {
-		return nil, err
-	}
+	lockArg(p, "rw_lockfile", &c.rwLock)
+	lockArg(p, "dogpile_lockfile", &c.dogpileLock)
 	p.Ignore("lock_factory")
 	if err := p.Err(); err != nil {
-		return nil, fmt.Errorf("dogpile/file: %w", err)
+		return nil, err
 	}
 	if strings.TrimSpace(filename) == "" {
-		return nil, fmt.Errorf("dogpile/file: %w: %s: argument \"filename\" is required", dogpile.ErrInvalidArgument, Name)
+		return nil, fmt.Errorf("%w: argument \"filename\" is required", driver.ErrInvalidArgument)
 	}
-	b, err := Open(filename, rw, dl)
+	b, err := openStore(filename, c)
 	if err != nil {
 		return nil, err
 	}
@@ -309,30 +374,32 @@ func newFromArgs(args dogpile.Arguments) (dogpile.Backend, error) {
 
 // lockArg reads a lock file argument: absent, nil or true for the default
 // path; false (or the string "false", in any case) for none; or a path.
-func lockArg(p *dogpile.ArgParser, name string, path func(string) Option, none func() Option) (Option, error) {
+func lockArg(p *driver.ArgParser, name string, l *lockFile) {
 	v, ok := p.Value(name)
 	if !ok {
-		return nil, nil
+		return
 	}
 	var s string
 	switch x := v.(type) {
 	case bool:
-		if x {
-			return nil, nil
+		if !x {
+			*l = lockFile{set: true, none: true}
 		}
-		return none(), nil
+		return
 	case string:
 		s = x
 	case fmt.Stringer:
 		s = x.String()
 	default:
-		return nil, fmt.Errorf("dogpile/file: %w: %s: argument %q is %T %v, want a path or false", dogpile.ErrInvalidArgument, Name, name, v, v)
+		p.Reject(name, "a path or false")
+		return
 	}
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "false":
-		return none(), nil
+		*l = lockFile{set: true, none: true}
 	case "":
-		return nil, fmt.Errorf("dogpile/file: %w: %s: argument %q is empty, want a path or false", dogpile.ErrInvalidArgument, Name, name)
+		p.Reject(name, "a path or false")
+	default:
+		*l = lockFile{path: s, set: true}
 	}
-	return path(s), nil
 }

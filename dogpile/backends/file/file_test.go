@@ -7,14 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/dogpiletest"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // open opens a store in dir (a new temporary directory when empty) and
@@ -40,15 +41,15 @@ func TestConformance(t *testing.T) {
 	shared := filepath.Join(t.TempDir(), "cache.db")
 	t.Run("Default", func(t *testing.T) {
 		dogpiletest.TestBackend(t, dogpiletest.Options{
-			New: func(t *testing.T) dogpile.Backend { return open(t, shared) },
+			New: func(t *testing.T) driver.Backend { return open(t, shared) },
 		})
 	})
 	t.Run("NoLockFiles", func(t *testing.T) {
 		// Without a read-write lock a store belongs to one Backend: each
 		// gets its own.
 		dogpiletest.TestBackend(t, dogpiletest.Options{
-			New: func(t *testing.T) dogpile.Backend {
-				b, err := dogpile.OpenBackend(Name, dogpile.Arguments{
+			New: func(t *testing.T) driver.Backend {
+				b, err := driver.Open(Name, driver.Arguments{
 					"filename":         filepath.Join(t.TempDir(), "cache.db"),
 					"rw_lockfile":      false,
 					"dogpile_lockfile": false,
@@ -63,14 +64,14 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("Proxy", func(t *testing.T) {
 		dogpiletest.TestBackend(t, dogpiletest.Options{
-			New: func(t *testing.T) dogpile.Backend {
-				return &dogpile.ProxyBackend{Next: open(t, shared)}
+			New: func(t *testing.T) driver.Backend {
+				return &driver.ProxyBackend{Next: open(t, shared)}
 			},
 		})
 	})
 	t.Run("FlockFallback", func(t *testing.T) {
 		dogpiletest.TestBackend(t, dogpiletest.Options{
-			New: func(t *testing.T) dogpile.Backend { return open(t, shared, withFlock()) },
+			New: func(t *testing.T) driver.Backend { return open(t, shared, withFlock()) },
 		})
 	})
 }
@@ -81,37 +82,42 @@ func TestArguments(t *testing.T) {
 	abs := func(name string) string { return filepath.Join(dir, name) }
 	for _, tc := range []struct {
 		name         string
-		args         dogpile.Arguments
+		args         driver.Arguments
 		path, rw, dl string // "" for none
 		err          string
 	}{
-		{"defaults", dogpile.Arguments{"filename": abs("a.db")}, abs("a.db"), abs("a.db.rw.lock"), abs("a.db.dogpile.lock"), ""},
-		{"relative filename", dogpile.Arguments{"filename": "b.db"}, abs("b.db"), abs("b.db.rw.lock"), abs("b.db.dogpile.lock"), ""},
-		{"nil means default", dogpile.Arguments{"filename": "c.db", "rw_lockfile": nil, "dogpile_lockfile": nil}, abs("c.db"), abs("c.db.rw.lock"), abs("c.db.dogpile.lock"), ""},
-		{"false", dogpile.Arguments{"filename": "d.db", "rw_lockfile": false, "dogpile_lockfile": false}, abs("d.db"), "", "", ""},
-		{"string false", dogpile.Arguments{"filename": "e.db", "rw_lockfile": "False", "dogpile_lockfile": "false"}, abs("e.db"), "", "", ""},
-		{"true means default", dogpile.Arguments{"filename": "f.db", "rw_lockfile": true}, abs("f.db"), abs("f.db.rw.lock"), abs("f.db.dogpile.lock"), ""},
-		{"paths", dogpile.Arguments{"filename": "g.db", "rw_lockfile": "locks/rw", "dogpile_lockfile": abs("locks/dp")}, abs("g.db"), abs("locks/rw"), abs("locks/dp"), ""},
-		{"lock_factory ignored", dogpile.Arguments{"filename": "h.db", "lock_factory": "MutexLock"}, abs("h.db"), abs("h.db.rw.lock"), abs("h.db.dogpile.lock"), ""},
-		{"missing filename", dogpile.Arguments{}, "", "", "", `argument "filename" is required`},
-		{"empty filename", dogpile.Arguments{"filename": " "}, "", "", "", `argument "filename" is required`},
-		{"unknown argument", dogpile.Arguments{"filename": "i.db", "fsync": true}, "", "", "", `unknown arguments ["fsync"]`},
-		{"bad lock value", dogpile.Arguments{"filename": "j.db", "rw_lockfile": 3}, "", "", "", `argument "rw_lockfile" is int 3`},
-		{"empty lock path", dogpile.Arguments{"filename": "k.db", "dogpile_lockfile": ""}, "", "", "", `argument "dogpile_lockfile" is empty`},
-		{"same lock files", dogpile.Arguments{"filename": "l.db", "rw_lockfile": "x.lock", "dogpile_lockfile": "x.lock"}, "", "", "", "must differ"},
-		{"lock file is the store", dogpile.Arguments{"filename": "m.db", "rw_lockfile": "m.db"}, "", "", "", "cannot be the store"},
+		{"defaults", driver.Arguments{"filename": abs("a.db")}, abs("a.db"), abs("a.db.rw.lock"), abs("a.db.dogpile.lock"), ""},
+		{"relative filename", driver.Arguments{"filename": "b.db"}, abs("b.db"), abs("b.db.rw.lock"), abs("b.db.dogpile.lock"), ""},
+		{"nil means default", driver.Arguments{"filename": "c.db", "rw_lockfile": nil, "dogpile_lockfile": nil}, abs("c.db"), abs("c.db.rw.lock"), abs("c.db.dogpile.lock"), ""},
+		{"false", driver.Arguments{"filename": "d.db", "rw_lockfile": false, "dogpile_lockfile": false}, abs("d.db"), "", "", ""},
+		{"string false", driver.Arguments{"filename": "e.db", "rw_lockfile": "False", "dogpile_lockfile": "false"}, abs("e.db"), "", "", ""},
+		{"true means default", driver.Arguments{"filename": "f.db", "rw_lockfile": true}, abs("f.db"), abs("f.db.rw.lock"), abs("f.db.dogpile.lock"), ""},
+		{"paths", driver.Arguments{"filename": "g.db", "rw_lockfile": "locks/rw", "dogpile_lockfile": abs("locks/dp")}, abs("g.db"), abs("locks/rw"), abs("locks/dp"), ""},
+		{"lock_factory ignored", driver.Arguments{"filename": "h.db", "lock_factory": "MutexLock"}, abs("h.db"), abs("h.db.rw.lock"), abs("h.db.dogpile.lock"), ""},
+		{"missing filename", driver.Arguments{}, "", "", "", `argument "filename" is required`},
+		{"empty filename", driver.Arguments{"filename": " "}, "", "", "", `argument "filename" is required`},
+		{"unknown argument", driver.Arguments{"filename": "i.db", "fsync": true}, "", "", "", `unknown arguments ["fsync"]`},
+		{"bad lock value", driver.Arguments{"filename": "j.db", "rw_lockfile": 3}, "", "", "", `argument "rw_lockfile" is int 3`},
+		{"empty lock path", driver.Arguments{"filename": "k.db", "dogpile_lockfile": ""}, "", "", "", `argument "dogpile_lockfile" is string "", want a path or false`},
+		{"same lock files", driver.Arguments{"filename": "l.db", "rw_lockfile": "x.lock", "dogpile_lockfile": "x.lock"}, "", "", "", "must differ"},
+		{"lock file is the store", driver.Arguments{"filename": "m.db", "rw_lockfile": "m.db"}, "", "", "", "cannot be the store"},
+		{"directory filename", driver.Arguments{"filename": "n/"}, "", "", "", `store file "n/" names a directory`},
+		{"directory lock file", driver.Arguments{"filename": "o.db", "rw_lockfile": "locks/.."}, "", "", "", `read-write lock file "locks/.." names a directory`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.rw != "" {
 				os.MkdirAll(filepath.Dir(tc.rw), 0o700)
 			}
-			got, err := dogpile.OpenBackend(Name, tc.args)
+			got, err := driver.Open(Name, tc.args)
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "dogpile/file: ") {
-					t.Fatalf("err = %v; want one prefixed %q saying %q", err, "dogpile/file: ", tc.err)
+				// driver.Open names the backend; the factory adds nothing.
+				const prefix = Name + ": invalid argument: "
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), prefix) ||
+					strings.Contains(err.Error(), "file: ") || strings.Contains(err.Error(), "dogpile/") {
+					t.Fatalf("err = %v; want %q and a cause saying %q, with no other prefix", err, prefix, tc.err)
 				}
-				if !errors.Is(err, dogpile.ErrInvalidArgument) && !strings.Contains(tc.err, "differ") && !strings.Contains(tc.err, "store") {
-					t.Errorf("err = %v; want it to wrap dogpile.ErrInvalidArgument", err)
+				if !errors.Is(err, driver.ErrInvalidArgument) {
+					t.Errorf("err = %v; want it to wrap driver.ErrInvalidArgument", err)
 				}
 				return
 			}
@@ -137,6 +143,7 @@ func TestArguments(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	dir := t.TempDir()
+	t.Chdir(dir)
 	b := open(t, filepath.Join(dir, "a.db"), WithRWLockFile(filepath.Join(dir, "rw")), WithoutDogpileLockFile(), WithFileMode(0o640))
 	if b.rwPath != filepath.Join(dir, "rw") || b.lockPath != "" || b.Mutex("k") != nil {
 		t.Errorf("rw %q, dogpile %q", b.rwPath, b.lockPath)
@@ -144,12 +151,54 @@ func TestOptions(t *testing.T) {
 	if fi, err := os.Stat(b.Path()); err != nil || fi.Mode().Perm()&^0o640 != 0 {
 		t.Errorf("store mode: %v %v", fi.Mode(), err)
 	}
-	b2 := open(t, filepath.Join(dir, "b.db"), WithoutRWLockFile(), WithDogpileLockFile(""))
-	if b2.rwPath != "" || b2.lockPath != filepath.Join(dir, "b.db.dogpile.lock") {
-		t.Errorf("rw %q, dogpile %q", b2.rwPath, b2.lockPath)
+	b2 := open(t, filepath.Join(dir, "b.db"), WithoutRWLockFile(), WithDogpileLockFile("b.lock"), WithCompactionThreshold(0))
+	if b2.rwPath != "" || b2.lockPath != filepath.Join(dir, "b.lock") || b2.compactMin != 0 {
+		t.Errorf("rw %q, dogpile %q, compaction threshold %d", b2.rwPath, b2.lockPath, b2.compactMin)
 	}
-	if _, err := Open(""); err == nil {
-		t.Error("Open of an empty name succeeded")
+	b3 := open(t, filepath.Join(dir, "c.db"), WithoutDogpileLockFile(), WithDogpileLockFile(filepath.Join(dir, "c.lock")), WithCompactionThreshold(math.MaxInt64))
+	if b3.lockPath != filepath.Join(dir, "c.lock") || b3.rwPath != filepath.Join(dir, "c.db.rw.lock") || b3.compactMin != math.MaxInt64 {
+		t.Errorf("the later option does not win: rw %q, dogpile %q, compaction threshold %d", b3.rwPath, b3.lockPath, b3.compactMin)
+	}
+}
+
+// TestOptionErrors: options and file names that cannot work are errors
+// wrapping driver.ErrInvalidArgument, found before anything is created.
+func TestOptionErrors(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "cache.db")
+	for _, tc := range []struct {
+		name     string
+		filename string
+		opts     []Option
+		want     string
+	}{
+		{"empty name", "", nil, "empty store file name"},
+		{"blank name", "  ", nil, "empty store file name"},
+		{"directory", dir + "/", nil, "names a directory"},
+		{"dot dot", filepath.Join(dir, "x") + "/..", nil, "names a directory"},
+		{"NUL", store + "\x00", nil, "holds a NUL byte"},
+		{"nil option", store, []Option{WithSyncWrites(), nil}, "nil Option"},
+		{"negative threshold", store, []Option{WithCompactionThreshold(-1)}, "compaction threshold -1, want 0 or more bytes"},
+		{"read-only mode", store, []Option{WithFileMode(0o400)}, "file mode 0400, want one that lets the owner read and write"},
+		{"group-only mode", store, []Option{WithFileMode(0o060)}, "file mode 060"},
+		{"not a permission", store, []Option{WithFileMode(os.ModeDir | 0o600)}, "want permission bits only"},
+		{"empty rw lock file", store, []Option{WithRWLockFile("")}, "empty read-write lock file name"},
+		{"blank dogpile lock file", store, []Option{WithDogpileLockFile(" ")}, "empty dogpile lock file name"},
+		{"directory lock file", store, []Option{WithDogpileLockFile(dir + "/")}, "dogpile lock file"},
+		{"lock file is the store", store, []Option{WithDogpileLockFile(store)}, "cannot be the store itself"},
+		{"same lock files", store, []Option{WithRWLockFile(store + ".l"), WithDogpileLockFile(store + ".l")}, "must differ"},
+	} {
+		b, err := Open(tc.filename, tc.opts...)
+		if b != nil {
+			b.Close()
+		}
+		const prefix = "file: invalid argument: "
+		if !errors.Is(err, driver.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Open = %v; want an error wrapping driver.ErrInvalidArgument, %q and %q", tc.name, err, prefix, tc.want)
+		}
+	}
+	if names := mustReadDir(t, dir); len(names) != 0 {
+		t.Errorf("refused options left files behind: %q", names)
 	}
 }
 
@@ -157,8 +206,9 @@ func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	check := func(name string, err error, want string, is error) {
 		t.Helper()
-		if err == nil || !strings.HasPrefix(err.Error(), "dogpile/file: ") || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: err = %v; want one prefixed dogpile/file: saying %q", name, err, want)
+		if err == nil || !strings.HasPrefix(err.Error(), "file: ") || !strings.Contains(err.Error(), want) ||
+			strings.Contains(err.Error(), "dogpile/") {
+			t.Errorf("%s: err = %v; want one prefixed file: saying %q", name, err, want)
 		}
 		if is != nil && !errors.Is(err, is) {
 			t.Errorf("%s: err = %v; want it to wrap %v", name, err, is)
@@ -246,7 +296,7 @@ func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
 	a, b := open(t, path), open(t, path)
 	must(t, a.SetBytes(ctx, "k1", []byte("v1")))
-	must(t, a.SetBytesMulti(ctx, []dogpile.BytesItem{{Key: "k2", Value: []byte("v2")}, {Key: "k3", Value: []byte{}}}))
+	must(t, a.SetBytesMulti(ctx, []driver.BytesItem{{Key: "k2", Value: []byte("v2")}, {Key: "k3", Value: []byte{}}}))
 	wantGet(t, b, "k1", "v1")
 	wantGet(t, b, "k3", "")
 	must(t, b.SetBytes(ctx, "k1", []byte("v1'")))
@@ -276,7 +326,7 @@ func TestCompaction(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "cache.db")
 	a := open(t, path, WithCompactionThreshold(16<<10))
-	other := open(t, path, WithCompactionThreshold(-1))
+	other := open(t, path, WithCompactionThreshold(math.MaxInt64))
 	value := func(k, r int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'x'}, 500), "%d/%d", k, r) }
 	for r := range 20 {
 		for k := range 10 {
@@ -405,7 +455,7 @@ func TestConcurrentBackends(t *testing.T) {
 			for n := 1; err == nil && time.Now().Before(deadline); n++ {
 				switch n % 7 {
 				case 0:
-					err = b.SetBytesMulti(ctx, []dogpile.BytesItem{{Key: key, Value: value(g, n)}, {Key: "shared", Value: value(g, n)}})
+					err = b.SetBytesMulti(ctx, []driver.BytesItem{{Key: key, Value: value(g, n)}, {Key: "shared", Value: value(g, n)}})
 				case 3:
 					err = b.DeleteMulti(ctx, []string{"scratch" + key, "nope"})
 				case 5:

@@ -22,7 +22,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // slots is the number of lock slots of the dogpile lock file.
@@ -97,14 +97,14 @@ func (t *lockTable) free(off int64, done chan struct{}) {
 // Mutex returns the dogpile lock of key, shared by every process that
 // opens the store with the same dogpile lock file, or nil when the store
 // has none (WithoutDogpileLockFile): regions then use their in-process lock.
-func (b *Backend) Mutex(key string) dogpile.Mutex {
+func (b *Backend) Mutex(key string) driver.Mutex {
 	if b.locks == nil {
 		return nil
 	}
 	return &mutex{t: b.locks, key: key, off: slotOf(key)}
 }
 
-// mutex is a dogpile.Mutex for one key. It is not re-entrant: Acquire on a
+// mutex is a driver.Mutex for one key. It is not re-entrant: Acquire on a
 // mutex that holds its key reports false, as for any other holder.
 type mutex struct {
 	t   *lockTable
@@ -149,7 +149,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 			select {
 			case <-other:
 			case <-ctx.Done():
-				return false, fmt.Errorf("dogpile/file: waiting for the lock of %q: %w", m.key, ctx.Err())
+				return false, fmt.Errorf("waiting for the lock of %q: %w", m.key, ctx.Err())
 			}
 		}
 	}
@@ -161,7 +161,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 			if t.isClosed() {
 				return false, ErrClosed
 			}
-			return false, fmt.Errorf("dogpile/file: locking %q: %w", m.key, err)
+			return false, fmt.Errorf("locking %q: %w", m.key, err)
 		}
 		if ok {
 			m.done = done
@@ -173,7 +173,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 		}
 		if err := b.wait(ctx); err != nil {
 			t.free(m.off, done)
-			return false, fmt.Errorf("dogpile/file: waiting for the lock of %q: %w", m.key, err)
+			return false, fmt.Errorf("waiting for the lock of %q: %w", m.key, err)
 		}
 	}
 }
@@ -184,7 +184,7 @@ func (m *mutex) Release(context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done == nil {
-		return fmt.Errorf("dogpile/file: release of the lock of %q, which this Mutex does not hold", m.key)
+		return fmt.Errorf("release of the lock of %q, which this Mutex does not hold", m.key)
 	}
 	done := m.done
 	m.done = nil
@@ -194,7 +194,7 @@ func (m *mutex) Release(context.Context) error {
 	case err != nil && m.t.isClosed():
 		return ErrClosed // released with the descriptor
 	case err != nil:
-		return fmt.Errorf("dogpile/file: unlocking %q: %w", m.key, err)
+		return fmt.Errorf("unlocking %q: %w", m.key, err)
 	}
 	return nil
 }
@@ -219,7 +219,7 @@ func (m *mutex) Locked(context.Context) (bool, error) {
 		if t.isClosed() {
 			return false, ErrClosed
 		}
-		return false, fmt.Errorf("dogpile/file: testing the lock of %q: %w", m.key, err)
+		return false, fmt.Errorf("testing the lock of %q: %w", m.key, err)
 	}
 	return locked, nil
 }

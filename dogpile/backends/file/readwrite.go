@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // read returns the value under key from the open store. The caller holds
@@ -18,7 +18,7 @@ func (b *Backend) read(key string) ([]byte, bool, error) {
 	}
 	v := make([]byte, l.n)
 	if _, err := b.f.ReadAt(v, l.off); err != nil {
-		return nil, false, fmt.Errorf("dogpile/file: reading %s: %w", b.path, err)
+		return nil, false, fmt.Errorf("reading %s: %w", b.path, err)
 	}
 	return v, true, nil
 }
@@ -90,7 +90,7 @@ func (b *Backend) readMulti(keys []string, out [][]byte) error {
 		v := buf[:l.n:l.n]
 		buf = buf[l.n:]
 		if _, err := b.f.ReadAt(v, l.off); err != nil {
-			return fmt.Errorf("dogpile/file: reading %s: %w", b.path, err)
+			return fmt.Errorf("reading %s: %w", b.path, err)
 		}
 		out[i] = v
 	}
@@ -109,7 +109,7 @@ func (b *Backend) SetBytes(ctx context.Context, key string, value []byte) error 
 
 // SetBytesMulti stores every item with one write. After a crash during
 // the write, each entry is either stored whole or not at all.
-func (b *Backend) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) error {
+func (b *Backend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -155,10 +155,10 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 
 func checkSizes(key string, value []byte) error {
 	if len(key) > maxKey {
-		return fmt.Errorf("dogpile/file: key of %d bytes is longer than the %d the store takes", len(key), maxKey)
+		return fmt.Errorf("%w: key of %d bytes is longer than the %d the store takes", driver.ErrInvalidArgument, len(key), maxKey)
 	}
 	if len(value) > maxValue {
-		return fmt.Errorf("dogpile/file: value of %d bytes is larger than the %d the store takes", len(value), maxValue)
+		return fmt.Errorf("%w: value of %d bytes is larger than the %d the store takes", driver.ErrInvalidArgument, len(value), maxValue)
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (b *Backend) appendRecords(build func(buf []byte) ([]byte, []record)) error
 		// Leave no partial record behind; should this fail too, the next
 		// refresh drops it.
 		_ = b.f.Truncate(b.end)
-		return fmt.Errorf("dogpile/file: writing to %s: %w", b.path, err)
+		return fmt.Errorf("writing to %s: %w", b.path, err)
 	}
 	pos := b.end
 	for _, r := range recs {
@@ -215,10 +215,10 @@ func (b *Backend) appendRecords(build func(buf []byte) ([]byte, []record)) error
 	b.end = pos
 	if b.syncWrites {
 		if err := b.f.Sync(); err != nil {
-			return fmt.Errorf("dogpile/file: syncing %s: %w", b.path, err)
+			return fmt.Errorf("syncing %s: %w", b.path, err)
 		}
 	}
-	if b.compactMin >= 0 && b.end >= b.compactMin && b.end >= b.nextCompact && b.end-headerSize > 2*b.live {
+	if b.end >= b.compactMin && b.end >= b.nextCompact && b.end-headerSize > 2*b.live {
 		if err := b.compact(); err != nil {
 			// The store is as it was; try again once it has grown more.
 			b.nextCompact = b.end + max(b.compactMin, b.end/2)

@@ -22,9 +22,9 @@ func (b *Backend) lockRW(ctx context.Context, exclusive bool) (func(), error) {
 	}
 	if err := flockWait(ctx, b.rwFd, exclusive); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("dogpile/file: waiting for the read-write lock: %w", err)
+			return nil, fmt.Errorf("waiting for the read-write lock: %w", err)
 		}
-		return nil, fmt.Errorf("dogpile/file: read-write lock %s: %w", b.rwPath, err)
+		return nil, fmt.Errorf("read-write lock %s: %w", b.rwPath, err)
 	}
 	return func() { _ = flockRelease(b.rwFd) }, nil
 }
@@ -38,15 +38,15 @@ func (b *Backend) adopt(f *os.File, write bool) (err error) {
 	fd := int(f.Fd())
 	id, size, err := fdStat(fd)
 	if err != nil {
-		return fmt.Errorf("dogpile/file: %s: %w", b.path, err)
+		return fmt.Errorf("%s: %w", b.path, err)
 	}
 	h := make([]byte, min(size, headerSize))
 	if _, err := f.ReadAt(h, 0); err != nil && ioErr(err) != nil {
-		return fmt.Errorf("dogpile/file: reading %s: %w", b.path, err)
+		return fmt.Errorf("reading %s: %w", b.path, err)
 	}
 	complete, problem := checkHeader(h)
 	if problem != "" {
-		return fmt.Errorf("%w: %s: %s", ErrFormat, b.path, problem)
+		return fmt.Errorf("%s: %w (%s)", b.path, ErrFormat, problem)
 	}
 	index := make(map[string]loc)
 	var end, live int64
@@ -56,24 +56,24 @@ func (b *Backend) adopt(f *os.File, write bool) (err error) {
 			return true
 		})
 		if err != nil {
-			return fmt.Errorf("dogpile/file: reading %s: %w", b.path, err)
+			return fmt.Errorf("reading %s: %w", b.path, err)
 		}
 	}
 	if write && (!complete || end < size) {
 		if !complete {
 			if err := f.Truncate(0); err != nil {
-				return fmt.Errorf("dogpile/file: initialising %s: %w", b.path, err)
+				return fmt.Errorf("initialising %s: %w", b.path, err)
 			}
 			if _, err := f.Write(header()); err != nil {
-				return fmt.Errorf("dogpile/file: initialising %s: %w", b.path, err)
+				return fmt.Errorf("initialising %s: %w", b.path, err)
 			}
 			if err := f.Sync(); err != nil {
-				return fmt.Errorf("dogpile/file: initialising %s: %w", b.path, err)
+				return fmt.Errorf("initialising %s: %w", b.path, err)
 			}
 			_ = syncDir(b.dir)
 			end = headerSize
 		} else if err := f.Truncate(end); err != nil {
-			return fmt.Errorf("dogpile/file: dropping the torn end of %s: %w", b.path, err)
+			return fmt.Errorf("dropping the torn end of %s: %w", b.path, err)
 		}
 	}
 	if b.f != nil && b.f != f {
@@ -120,14 +120,14 @@ func (b *Backend) refresh(write bool) (repair bool, err error) {
 		}
 		// Readers keep the file they have until a writer makes a new one.
 	case err != nil:
-		return false, fmt.Errorf("dogpile/file: %w", err)
+		return false, err
 	case id != b.id:
 		return b.reopen(write)
 	}
 	for {
 		size, err := fdSize(b.fd)
 		if err != nil {
-			return false, fmt.Errorf("dogpile/file: %s: %w", b.path, err)
+			return false, fmt.Errorf("%s: %w", b.path, err)
 		}
 		if size < b.end || b.end < headerSize {
 			// Shrunk under its valid records: not this package's doing.
@@ -147,7 +147,7 @@ func (b *Backend) refresh(write bool) (repair bool, err error) {
 		})
 		b.end = end
 		if err != nil {
-			return false, fmt.Errorf("dogpile/file: reading %s: %w", b.path, err)
+			return false, fmt.Errorf("reading %s: %w", b.path, err)
 		}
 		if moved {
 			if id, err := pathID(b.path); err == nil && id != b.id {
@@ -162,7 +162,7 @@ func (b *Backend) refresh(write bool) (repair bool, err error) {
 			return true, nil
 		}
 		if err := b.f.Truncate(end); err != nil {
-			return false, fmt.Errorf("dogpile/file: dropping the torn end of %s: %w", b.path, err)
+			return false, fmt.Errorf("dropping the torn end of %s: %w", b.path, err)
 		}
 	}
 }
@@ -174,7 +174,7 @@ func (b *Backend) reopen(write bool) (bool, error) {
 		if errors.Is(err, fs.ErrNotExist) && write {
 			return false, b.recreate()
 		}
-		return false, fmt.Errorf("dogpile/file: reopening the store: %w", err)
+		return false, fmt.Errorf("reopening the store: %w", err)
 	}
 	if err := b.adopt(f, write); err != nil {
 		f.Close()
@@ -194,7 +194,7 @@ func (b *Backend) reload(write bool) (bool, error) {
 func (b *Backend) needsRepair() (bool, error) {
 	size, err := fdSize(b.fd)
 	if err != nil {
-		return false, fmt.Errorf("dogpile/file: %s: %w", b.path, err)
+		return false, fmt.Errorf("%s: %w", b.path, err)
 	}
 	return size != b.end, nil
 }
@@ -204,7 +204,7 @@ func (b *Backend) needsRepair() (bool, error) {
 func (b *Backend) recreate() error {
 	f, err := os.OpenFile(b.path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, b.mode)
 	if err != nil {
-		return fmt.Errorf("dogpile/file: creating the store again: %w", err)
+		return fmt.Errorf("creating the store again: %w", err)
 	}
 	if b.f != nil {
 		// Processes reading the old file move over when they read this.

@@ -2,6 +2,7 @@ package memcached
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -9,7 +10,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // The names this package registers. All four build the same backend: the
@@ -25,18 +26,19 @@ const (
 	NamePyMemcache = "dogpile.cache.pymemcache"
 )
 
-// DefaultMaxIdleConns is the number of idle connections kept per server
-// when max_idle_conns is not set. The memcache client's own default (2)
-// makes concurrent callers dial a new connection for most operations.
-const DefaultMaxIdleConns = 16
+// defaultMaxIdleConns is the number of idle connections the factories'
+// clients keep per server when max_idle_conns is not set. The memcache
+// client's own default (2) makes concurrent callers dial a new connection
+// for most operations.
+const defaultMaxIdleConns = 16
 
-// DefaultPort is the port of a url entry that names none.
-const DefaultPort = "11211"
+// defaultPort is the port of a url entry that names none.
+const defaultPort = "11211"
 
 func init() {
 	for _, name := range []string{Name, NamePylibmc, NameBMemcached, NamePyMemcache} {
-		dogpile.Register(name, func(args dogpile.Arguments) (dogpile.Backend, error) {
-			return newBackend(name, args)
+		driver.Register(name, func(args driver.Arguments) (driver.Backend, error) {
+			return openArgs(name, args)
 		})
 	}
 }
@@ -60,82 +62,56 @@ var pythonOnly = []string{
 	"hashclient_dead_timeout",
 }
 
-// connArgs configure the connections; they conflict with "client".
-var connArgs = []string{"url", "socket_timeout", "max_idle_conns", "tls_context", "socket_keepalive", "username", "password"}
-
-func newBackend(name string, args dogpile.Arguments) (*Backend, error) {
-	p := args.Parser(name)
-	bad := func(arg, format string, a ...any) error {
-		return fmt.Errorf("dogpile/memcached: %s: argument %q: %s: %w", name, arg, fmt.Sprintf(format, a...), dogpile.ErrInvalidArgument)
-	}
-	b := &Backend{name: name}
-
-	b.mangleKeys = p.Bool("mangle_invalid_keys", true)
-	b.lockEnabled = p.Bool("distributed_lock", false)
-	b.lockTimeout = p.Seconds("lock_timeout", 0)
-	if b.ttlFixed = p.Has("memcached_expire_time"); b.ttlFixed {
-		d := p.Seconds("memcached_expire_time", 0)
-		if d < 0 {
-			return nil, bad("memcached_expire_time", "negative: %v", d)
-		}
-		b.ttl.Store(ceilSeconds(d))
-	} else {
-		b.ttl.Store(-1)
-	}
-	p.Ignore(pythonOnly...)
-
-	var given *memcache.Client
-	if v, ok := p.Value("client"); ok {
-		c, isClient := v.(*memcache.Client)
-		if !isClient || c == nil {
-			return nil, bad("client", "%T, want a *memcache.Client", v)
-		}
-		given = c
-		for _, a := range connArgs {
-			if p.Has(a) {
-				return nil, bad(a, "set on the *memcache.Client given as \"client\" instead")
-			}
-		}
-	}
-	var conn connConfig
-	if given == nil {
-		var err error
-		if conn, err = parseConn(p, bad); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.Err(); err != nil {
+// openArgs is the registered factories' constructor: a backend on a client
+// it builds from args, and closes on Close.
+func openArgs(name string, args driver.Arguments) (*Backend, error) {
+	conn, opts, err := parseArgs(name, args)
+	if err != nil {
 		return nil, err
 	}
-	if b.lockTimeout < 0 {
-		return nil, bad("lock_timeout", "negative: %v", b.lockTimeout)
+	b, err := newBackend(conn.client(), opts)
+	if err != nil {
+		return nil, err
 	}
-	if b.lockTimeout == 0 {
-		b.lockTimeout = DefaultLockTimeout
-	}
-	b.lockTTL = lockTTL(b.lockTimeout)
-	b.lockWait = time.Duration(b.lockTTL)*time.Second + lockPollMax
-
-	if given != nil {
-		b.client = given
-		return b, nil
-	}
-	ss := new(memcache.ServerList)
-	if err := ss.SetServers(conn.servers...); err != nil {
-		return nil, bad("url", "%v", err)
-	}
-	b.client = memcache.NewFromSelector(ss)
-	b.client.Timeout = conn.timeout
-	b.client.MaxIdleConns = conn.maxIdle
-	b.client.DialContext = conn.dialer()
-	b.servers = conn.servers
 	b.ownsClient = true
 	return b, nil
+}
+
+// parseArgs converts dogpile.cache's arguments into the client's settings
+// and the backend's Options.
+func parseArgs(name string, args driver.Arguments) (connConfig, Options, error) {
+	p := args.Parser(name)
+	var o Options
+	o.RefuseInvalidKeys = !p.Bool("mangle_invalid_keys", true)
+	o.DistributedLock = p.Bool("distributed_lock", false)
+	if o.LockTimeout = p.Seconds("lock_timeout", 0); o.LockTimeout < 0 {
+		p.Reject("lock_timeout", "a number of seconds, 0 or more (0: 30 s)")
+	}
+	if p.Has("memcached_expire_time") {
+		switch d := p.Seconds("memcached_expire_time", 0); {
+		case d < 0:
+			p.Reject("memcached_expire_time", "a number of seconds, 0 or more (0: no server-side TTL)")
+		case d == 0:
+			o.ServerTTL = NoServerTTL
+		default:
+			o.ServerTTL = d
+		}
+	}
+	p.Ignore(pythonOnly...)
+	conn, err := parseConn(p)
+	if err != nil {
+		return conn, o, err
+	}
+	if err := p.Err(); err != nil {
+		return conn, o, err
+	}
+	return conn, o, nil
 }
 
 // connConfig is what the connection arguments say.
 type connConfig struct {
 	servers    []string
+	selector   *memcache.ServerList // servers, resolved
 	timeout    time.Duration
 	maxIdle    int
 	tls        *tls.Config
@@ -145,35 +121,47 @@ type connConfig struct {
 	password   string
 }
 
-func parseConn(p *dogpile.ArgParser, bad func(arg, format string, a ...any) error) (connConfig, error) {
+// client builds the memcache client the connection arguments describe.
+func (c connConfig) client() *memcache.Client {
+	mc := memcache.NewFromSelector(c.selector)
+	mc.Timeout = c.timeout
+	mc.MaxIdleConns = c.maxIdle
+	mc.DialContext = c.dialer()
+	return mc
+}
+
+func parseConn(p *driver.ArgParser) (connConfig, error) {
 	var c connConfig
 	if !p.Has("url") {
-		return c, bad("url", "required: a \"host:port\", a list of them, or \"host1:port1, host2:port2\"")
+		return c, fmt.Errorf("%w: argument \"url\" is required: a \"host:port\", a list of them, or \"host1:port1, host2:port2\"",
+			driver.ErrInvalidArgument)
 	}
 	for _, u := range p.Strings("url") {
 		s, err := serverAddr(u)
 		if err != nil {
-			return c, bad("url", "%v", err)
+			p.Reject("url", fmt.Sprintf("\"host:port\" entries, socket paths or \"unix:/path\" (%v)", err))
+			break
 		}
 		c.servers = append(c.servers, s)
 	}
-	if len(c.servers) == 0 && p.Err() == nil {
-		return c, bad("url", "no server given")
+	c.selector = new(memcache.ServerList)
+	if len(c.servers) == 0 {
+		p.Reject("url", "at least one server")
+	} else if err := c.selector.SetServers(c.servers...); err != nil {
+		p.Reject("url", fmt.Sprintf("servers that resolve (%v)", err))
 	}
-	c.timeout = p.Seconds("socket_timeout", memcache.DefaultTimeout)
-	if c.timeout <= 0 {
-		return c, bad("socket_timeout", "%v; want a positive number of seconds", c.timeout)
+	if c.timeout = p.Seconds("socket_timeout", memcache.DefaultTimeout); c.timeout <= 0 {
+		p.Reject("socket_timeout", "a positive number of seconds")
 	}
-	c.maxIdle = p.Int("max_idle_conns", DefaultMaxIdleConns)
-	if c.maxIdle < 1 {
-		return c, bad("max_idle_conns", "%d; want at least 1", c.maxIdle)
+	if c.maxIdle = p.Int("max_idle_conns", defaultMaxIdleConns); c.maxIdle < 1 {
+		p.Reject("max_idle_conns", "at least 1")
 	}
 	if v, ok := p.Value("tls_context"); ok {
-		cfg, isTLS := v.(*tls.Config)
-		if !isTLS || cfg == nil {
-			return c, bad("tls_context", "%T, want a *tls.Config", v)
+		if cfg, isTLS := v.(*tls.Config); isTLS && cfg != nil {
+			c.tls = cfg
+		} else {
+			p.Reject("tls_context", "a *tls.Config")
 		}
-		c.tls = cfg
 	}
 	if v, ok := p.Value("socket_keepalive"); ok {
 		c.keepAliveG = true
@@ -184,17 +172,19 @@ func parseConn(p *dogpile.ArgParser, bad func(arg, format string, a ...any) erro
 			c.keepAlive = -1
 		default:
 			if c.keepAlive = p.Seconds("socket_keepalive", 0); c.keepAlive <= 0 {
-				return c, bad("socket_keepalive", "%v; want a boolean or a positive period in seconds", v)
+				p.Reject("socket_keepalive", "a boolean or a positive period in seconds")
 			}
 		}
 	}
 	c.username = p.String("username", "")
 	c.password = p.String("password", "")
-	if (c.username == "") != (c.password == "") {
-		return c, bad("username", "username and password go together")
-	}
-	if strings.ContainsAny(c.username, " \r\n") || strings.ContainsAny(c.password, "\r\n") {
-		return c, bad("username", "no spaces in the username and no line breaks in either")
+	switch {
+	case (c.username == "") != (c.password == ""):
+		p.Reject("username", "a username and a password together")
+	case strings.ContainsAny(c.username, " \r\n"):
+		p.Reject("username", "a name without spaces or line breaks")
+	case strings.ContainsAny(c.password, "\r\n"):
+		return c, fmt.Errorf("%w: argument \"password\" holds a line break", driver.ErrInvalidArgument)
 	}
 	return c, nil
 }
@@ -211,7 +201,7 @@ func serverAddr(u string) (string, error) {
 	}
 	switch {
 	case u == "":
-		return "", fmt.Errorf("empty server address")
+		return "", errors.New("empty server address")
 	case strings.HasPrefix(u, "/"):
 		return u, nil
 	}
@@ -219,12 +209,12 @@ func serverAddr(u string) (string, error) {
 		return u, nil
 	}
 	if strings.Count(u, ":") > 1 && !strings.HasPrefix(u, "[") { // a bare IPv6 address
-		return net.JoinHostPort(u, DefaultPort), nil
+		return net.JoinHostPort(u, defaultPort), nil
 	}
 	if strings.Contains(u, ":") {
 		return "", fmt.Errorf("bad server address %q; want host:port", u)
 	}
-	return net.JoinHostPort(u, DefaultPort), nil
+	return net.JoinHostPort(u, defaultPort), nil
 }
 
 // boolValue reads v as a boolean when it is one (a bool, or a string such

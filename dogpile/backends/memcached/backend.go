@@ -5,53 +5,129 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// Backend is a dogpile.BytesBackend on one or more memcached servers. It
+// NoServerTTL, as Options.ServerTTL, stores values without a server-side
+// time to live (memcached_expire_time 0): they stay until memcached evicts
+// them.
+const NoServerTTL time.Duration = -1
+
+// Options configure a Backend. The zero Options are the defaults: a
+// server-side TTL derived from the region's expiration, the region's
+// in-process dogpile lock, and invalid keys stored under a hash.
+type Options struct {
+	// ServerTTL is the time to live memcached gives each value
+	// (dogpile.cache's memcached_expire_time), rounded up to whole
+	// seconds. Zero derives it from the expiration time of the region
+	// the backend is configured in: twice that, plus one second, so that
+	// an expired value stays readable to be served while one caller
+	// regenerates it; a region that never expires stores values without
+	// one. NoServerTTL stores values without one whatever the region.
+	// Other negative durations are an error.
+	ServerTTL time.Duration
+	// DistributedLock makes the dogpile lock span processes and
+	// machines through memcached (dogpile.cache's distributed_lock);
+	// otherwise Mutex returns nil and regions use their in-process lock.
+	DistributedLock bool
+	// LockTimeout is how long a distributed lock lives at most, so that
+	// a holder that dies does not block its key for ever (dogpile.cache's
+	// lock_timeout): zero means DefaultLockTimeout; negative is an error.
+	LockTimeout time.Duration
+	// RefuseInvalidKeys makes keys memcached would refuse (see ValidKey)
+	// an error wrapping driver.ErrInvalidArgument, sent nowhere, instead
+	// of storing them under MangleKey(key).
+	RefuseInvalidKeys bool
+}
+
+// validate reports the first field that cannot take its value.
+func (o Options) validate() error {
+	switch {
+	case o.ServerTTL < 0 && o.ServerTTL != NoServerTTL:
+		return fmt.Errorf("%w: Options.ServerTTL is %v, want a positive duration, zero (derived from the region) or NoServerTTL",
+			driver.ErrInvalidArgument, o.ServerTTL)
+	case o.LockTimeout < 0:
+		return fmt.Errorf("%w: Options.LockTimeout is %v, want a positive duration or zero (DefaultLockTimeout)",
+			driver.ErrInvalidArgument, o.LockTimeout)
+	}
+	return nil
+}
+
+// Backend is a driver.BytesBackend on one or more memcached servers. It
 // stores the region's wire format as raw bytes with item flags 0, so
 // Python's memcached clients read the same entries as bytes. It is also a
-// dogpile.Locker (a distributed lock, when distributed_lock is true), a
-// dogpile.ExpirationAware and an io.Closer. It is safe for concurrent use.
+// driver.Locker (a distributed lock, with Options.DistributedLock), a
+// driver.ExpirationAware and an io.Closer. It is safe for concurrent use.
 //
 // Operations check their context before they start; once sent, an
-// operation is bounded by the client's socket timeout (socket_timeout),
-// since the memcache client takes no context.
+// operation is bounded by the client's Timeout, since the memcache client
+// takes no context.
 type Backend struct {
-	name        string
 	client      *memcache.Client
-	ownsClient  bool
-	servers     []string // as given, for messages and tests; nil with a client argument
+	ownsClient  bool // built by a registered factory: Close closes it
 	mangleKeys  bool
 	lockEnabled bool
-	lockTimeout time.Duration
 	lockTTL     int64         // seconds, the lock's server-side TTL
 	lockWait    time.Duration // how long a blocking Acquire waits at most: lockTTL and a poll
 
 	// ttl is the server-side TTL of values in seconds: 0 for none, -1
 	// until a region reports its expiration (none meanwhile).
 	ttl      atomic.Int64
-	ttlFixed bool // memcached_expire_time was given
+	ttlFixed bool // Options.ServerTTL was not zero
 }
 
 var (
-	_ dogpile.BytesBackend    = (*Backend)(nil)
-	_ dogpile.Locker          = (*Backend)(nil)
-	_ dogpile.ExpirationAware = (*Backend)(nil)
-	_ io.Closer               = (*Backend)(nil)
+	_ driver.BytesBackend    = (*Backend)(nil)
+	_ driver.Locker          = (*Backend)(nil)
+	_ driver.ExpirationAware = (*Backend)(nil)
+	_ io.Closer              = (*Backend)(nil)
 )
 
-// New returns a backend configured by args, as the registered name
-// "dogpile.cache.memcached" does; see the package documentation for the
-// arguments. It does not connect: servers are dialled on first use.
-func New(args dogpile.Arguments) (*Backend, error) {
-	return newBackend(Name, args)
+// New returns a backend storing its entries through client, which the
+// caller builds (servers, Timeout, MaxIdleConns, DialContext for TLS) and
+// keeps: Close leaves it open. It does not connect. The memcache client
+// keeps 2 idle connections per server by default, which makes concurrent
+// callers dial for most operations; the registered factories set 16.
+// Options that cannot take their values are an error wrapping
+// driver.ErrInvalidArgument.
+func New(client *memcache.Client, opts Options) (*Backend, error) {
+	b, err := newBackend(client, opts)
+	if err != nil {
+		return nil, fmt.Errorf("memcached: %w", err)
+	}
+	return b, nil
+}
+
+func newBackend(client *memcache.Client, opts Options) (*Backend, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil *memcache.Client", driver.ErrInvalidArgument)
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	b := &Backend{client: client, mangleKeys: !opts.RefuseInvalidKeys, lockEnabled: opts.DistributedLock}
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = DefaultLockTimeout
+	}
+	b.lockTTL = lockTTL(timeout)
+	b.lockWait = lockPollMax + time.Duration(min(b.lockTTL, math.MaxInt64/int64(time.Second)-1))*time.Second
+	switch b.ttlFixed = opts.ServerTTL != 0; {
+	case opts.ServerTTL == NoServerTTL:
+		b.ttl.Store(0)
+	case b.ttlFixed:
+		b.ttl.Store(ceilSeconds(opts.ServerTTL))
+	default:
+		b.ttl.Store(-1)
+	}
+	return b, nil
 }
 
 // Client returns the memcache client the backend uses. Keys given to it
@@ -60,25 +136,25 @@ func (b *Backend) Client() *memcache.Client { return b.client }
 
 // StoredKey returns the key memcached stores key under: key itself when it
 // is a valid memcached key, MangleKey(key) otherwise; with
-// mangle_invalid_keys false, an invalid key is an error wrapping
-// dogpile.ErrInvalidArgument.
+// Options.RefuseInvalidKeys, an invalid key is an error wrapping
+// driver.ErrInvalidArgument.
 func (b *Backend) StoredKey(key string) (string, error) { return b.storedKey(key) }
 
 // TTL returns the server-side time to live given to values now: zero for
-// none. It is memcached_expire_time when that was given, and otherwise
-// derived from the region's expiration (see SetRegionExpiration).
+// none. It is Options.ServerTTL when that is set, and otherwise derived
+// from the region's expiration (see SetRegionExpiration).
 func (b *Backend) TTL() time.Duration {
 	return time.Duration(max(b.ttl.Load(), 0)) * time.Second
 }
 
 // SetRegionExpiration derives the server-side TTL of values from the
-// expiration time of a region using the backend, unless
-// memcached_expire_time was given: twice d rounded up to whole seconds,
-// plus one second, so expired values stay readable for the dogpile lock to
-// serve them stale while one caller regenerates. A region that never
-// expires (d == 0) leaves values without a TTL. When several regions share
-// the backend, the longest TTL wins, and none when one of them never
-// expires.
+// expiration time of a region using the backend, unless Options.ServerTTL
+// is set: twice d rounded up to whole seconds, plus one second, so expired
+// values stay readable for the dogpile lock to serve them stale while one
+// caller regenerates. A region that never expires (d == 0) leaves values
+// without a TTL. When several regions share the backend, the longest TTL
+// wins, and none when one of them never expires. Regions call it when
+// they are configured.
 func (b *Backend) SetRegionExpiration(d time.Duration) {
 	if b.ttlFixed {
 		return
@@ -188,7 +264,7 @@ func (b *Backend) set(key, sk string, value []byte) error {
 // SetBytesMulti stores every item. memcached's text protocol has no
 // multi-key set: the items are stored one after the other, and the first
 // failure ends the call. No item is sent when one of the keys is refused.
-func (b *Backend) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) error {
+func (b *Backend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -256,15 +332,15 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// Close closes the idle connections of a client the backend created; a
-// client given with the "client" argument belongs to the caller and is
-// left alone. The backend may still be used after Close: it dials again.
+// Close closes the idle connections of a client that a registered factory
+// built; a client given to New belongs to the caller and is left alone.
+// The backend may still be used after Close: it dials again.
 func (b *Backend) Close() error {
 	if !b.ownsClient {
 		return nil
 	}
 	if err := b.client.Close(); err != nil {
-		return fmt.Errorf("dogpile/memcached: close: %w", err)
+		return fmt.Errorf("close: %w", err)
 	}
 	return nil
 }
@@ -284,12 +360,12 @@ func (b *Backend) staleConn(err error) bool {
 }
 
 func opError(op, key string, err error) error {
-	return fmt.Errorf("dogpile/memcached: %s %s: %w", op, showKey(key), err)
+	return fmt.Errorf("%s %s: %w", op, showKey(key), err)
 }
 
 func opErrorN(op string, keys []string, err error) error {
 	if len(keys) == 1 {
 		return opError(op, keys[0], err)
 	}
-	return fmt.Errorf("dogpile/memcached: %s of %d keys (%s, ...): %w", op, len(keys), showKey(keys[0]), err)
+	return fmt.Errorf("%s of %d keys (%s, ...): %w", op, len(keys), showKey(keys[0]), err)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -22,7 +23,7 @@ type page struct {
 func BenchmarkHit(b *testing.B) {
 	m := testserver.StartMemcached(b)
 	ctx := context.Background()
-	backend := open(b, dogpile.Arguments{"url": m.Addr})
+	backend := open(b, driver.Arguments{"url": m.Addr})
 	r := region(b, backend, time.Hour)
 	const key = "bench:page:42"
 	want := page{ID: 42, Title: "The dogpile lock, explained", Tags: []string{"cache", "go", "memcached"}, Views: 1234}
@@ -30,7 +31,7 @@ func BenchmarkHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	raw := rawClient(b, m.Addr)
-	raw.MaxIdleConns = DefaultMaxIdleConns
+	raw.MaxIdleConns = defaultMaxIdleConns
 	it, err := raw.Get(key)
 	if err != nil {
 		b.Fatal(err)

@@ -4,29 +4,45 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/bradfitz/gomemcache/memcache"
+
 	"github.com/dogpilego/dogpile/dogpile/dogpiletest"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
 // TestConformance runs the backend conformance suite against one memcached
 // and against two (keys spread over both), with the distributed lock on
-// and off, and behind a region's SHA-1 key mangler.
+// and off, behind a region's SHA-1 key mangler, and on a client given to
+// New.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	m1, m2 := testserver.StartMemcached(t), testserver.StartMemcached(t)
 	cases := []struct {
 		name    string
-		args    dogpile.Arguments
+		args    driver.Arguments
 		mangler func(string) string
 	}{
-		{"OneServer", dogpile.Arguments{"url": m1.Addr}, nil},
-		{"OneServerLock", dogpile.Arguments{"url": m1.Addr, "distributed_lock": true, "lock_timeout": 5}, nil},
-		{"TwoServers", dogpile.Arguments{"url": []string{m1.Addr, m2.Addr}}, nil},
-		{"TwoServersLock", dogpile.Arguments{"url": m1.Addr + ", " + m2.Addr, "distributed_lock": "true"}, nil},
-		{"SHA1Mangler", dogpile.Arguments{"url": []any{m1.Addr, m2.Addr}, "distributed_lock": true}, dogpile.SHA1MangleKey},
+		{"OneServer", driver.Arguments{"url": m1.Addr}, nil},
+		{"OneServerLock", driver.Arguments{"url": m1.Addr, "distributed_lock": true, "lock_timeout": 5}, nil},
+		{"TwoServers", driver.Arguments{"url": []string{m1.Addr, m2.Addr}}, nil},
+		{"TwoServersLock", driver.Arguments{"url": m1.Addr + ", " + m2.Addr, "distributed_lock": "true"}, nil},
+		{"SHA1Mangler", driver.Arguments{"url": []any{m1.Addr, m2.Addr}, "distributed_lock": true}, pyconfig.SHA1MangleKey},
 	}
+	t.Run("New", func(t *testing.T) {
+		t.Parallel()
+		dogpiletest.TestBackend(t, dogpiletest.Options{
+			New: func(t *testing.T) driver.Backend {
+				c := memcache.New(m1.Addr, m2.Addr)
+				c.Timeout = testTimeout
+				c.MaxIdleConns = defaultMaxIdleConns
+				return openClient(t, c, Options{DistributedLock: true, LockTimeout: 5 * time.Second})
+			},
+		})
+	})
 	t.Run("Spread", func(t *testing.T) {
 		t.Parallel()
 		testSpread(t, m1.Addr, m2.Addr)
@@ -35,7 +51,7 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dogpiletest.TestBackend(t, dogpiletest.Options{
-				New:        func(t *testing.T) dogpile.Backend { return open(t, tc.args) },
+				New:        func(t *testing.T) driver.Backend { return open(t, tc.args) },
 				KeyMangler: tc.mangler,
 			})
 		})
@@ -46,14 +62,14 @@ func TestConformance(t *testing.T) {
 // multi-key read gathers them from all.
 func testSpread(t *testing.T, addr1, addr2 string) {
 	ctx := context.Background()
-	b := open(t, dogpile.Arguments{"url": []string{addr1, addr2}})
+	b := open(t, driver.Arguments{"url": []string{addr1, addr2}})
 	p := keyPrefix(t)
 	var keys []string
-	var items []dogpile.BytesItem
+	var items []driver.BytesItem
 	for i := range 64 {
 		k := p + strconv.Itoa(i)
 		keys = append(keys, k)
-		items = append(items, dogpile.BytesItem{Key: k, Value: []byte(strconv.Itoa(i))})
+		items = append(items, driver.BytesItem{Key: k, Value: []byte(strconv.Itoa(i))})
 	}
 	if err := b.SetBytesMulti(ctx, items); err != nil {
 		t.Fatal(err)

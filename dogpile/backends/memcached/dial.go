@@ -55,7 +55,7 @@ func authenticate(ctx context.Context, conn net.Conn, user, pass string, timeout
 	}
 	cred := user + " " + pass
 	if _, err := conn.Write([]byte("set auth 0 0 " + strconv.Itoa(len(cred)) + "\r\n" + cred + "\r\n")); err != nil {
-		return fmt.Errorf("dogpile/memcached: authenticating as %q: %w", user, err)
+		return fmt.Errorf("authenticating as %q: %w", user, err)
 	}
 	// Read the reply a byte at a time: nothing after it may be consumed,
 	// the connection is handed to the client next.
@@ -63,7 +63,7 @@ func authenticate(ctx context.Context, conn net.Conn, user, pass string, timeout
 	buf := make([]byte, 1)
 	for len(line) < 512 {
 		if _, err := conn.Read(buf); err != nil {
-			return fmt.Errorf("dogpile/memcached: authenticating as %q: %w", user, err)
+			return fmt.Errorf("authenticating as %q: %w", user, err)
 		}
 		line = append(line, buf[0])
 		if buf[0] == '\n' {
@@ -71,7 +71,7 @@ func authenticate(ctx context.Context, conn net.Conn, user, pass string, timeout
 		}
 	}
 	if string(line) != "STORED\r\n" {
-		return fmt.Errorf("dogpile/memcached: authenticating as %q: server replied %q", user, line)
+		return fmt.Errorf("authenticating as %q: server replied %q", user, line)
 	}
 	return conn.SetDeadline(time.Time{})
 }

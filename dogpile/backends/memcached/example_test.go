@@ -2,13 +2,18 @@ package memcached_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"strings"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
+
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/memcached"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 )
 
 // Valid memcached keys are stored as they are; others under a readable
@@ -40,31 +45,31 @@ func ExampleValidKey() {
 
 // StoredKey tells where a key lives; New does not connect.
 func ExampleBackend_StoredKey() {
-	b, err := memcached.New(dogpile.Arguments{"url": "127.0.0.1:11211"})
+	client := memcache.New("127.0.0.1:11211")
+	b, err := memcached.New(client, memcached.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer b.Close()
 	k, _ := b.StoredKey("greeting:en")
 	fmt.Println(k)
 
-	strict, err := memcached.New(dogpile.Arguments{"url": "127.0.0.1:11211", "mangle_invalid_keys": false})
+	strict, err := memcached.New(client, memcached.Options{RefuseInvalidKeys: true})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer strict.Close()
 	_, err = strict.StoredKey("greeting en")
-	fmt.Println(err != nil)
+	fmt.Println(errors.Is(err, driver.ErrInvalidArgument))
 	// Output:
 	// greeting:en
 	// true
 }
 
 // A region on two memcached servers with the distributed dogpile lock, as
-// a dogpile.cache configuration would declare it.
+// a dogpile.cache configuration would declare it. The registered backend
+// builds its own client, closed with the region.
 func Example() {
 	region := dogpile.NewRegion(dogpile.WithName("pages"))
-	err := region.ConfigureFromConfig(map[string]any{
+	err := pyconfig.ConfigureFromConfig(region, map[string]any{
 		"cache.pages.backend":                    "dogpile.cache.memcached",
 		"cache.pages.expiration_time":            "600",
 		"cache.pages.arguments.url":              "10.0.0.1:11211, 10.0.0.2:11211",
@@ -82,20 +87,52 @@ func Example() {
 	fmt.Println(html, err)
 }
 
-// The backend built by hand, with a server-side TTL of its own.
+// The backend on a client built by the caller, who keeps it: closing the
+// region leaves it open. New does not connect.
 func ExampleNew() {
-	b, err := memcached.New(dogpile.Arguments{
-		"url":                   []string{"127.0.0.1:11211"},
-		"memcached_expire_time": 3600,
-		"socket_timeout":        0.25,
-	})
+	client := memcache.New("10.0.0.1:11211", "10.0.0.2:11211")
+	client.Timeout = 250 * time.Millisecond
+	client.MaxIdleConns = 16
+	defer client.Close()
+
+	b, err := memcached.New(client, memcached.Options{DistributedLock: true, LockTimeout: 10 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}
-	region := dogpile.NewRegion()
+	region := dogpile.NewRegion(dogpile.WithName("pages"))
 	if err := region.ConfigureBackend(b, dogpile.Config{ExpirationTime: 10 * time.Minute}); err != nil {
 		log.Fatal(err)
 	}
 	defer region.Close()
-	fmt.Println(b.TTL())
+	fmt.Println("server-side TTL:", b.TTL())
+	// Output:
+	// server-side TTL: 20m1s
+}
+
+// The server-side TTL: derived from the region's expiration by default,
+// fixed, or none.
+func ExampleOptions() {
+	client := memcache.New("127.0.0.1:11211")
+	for _, opts := range []memcached.Options{
+		{},                                 // derived: twice the region's expiration, plus 1 s
+		{ServerTTL: time.Hour},             // memcached_expire_time 3600
+		{ServerTTL: memcached.NoServerTTL}, // memcached_expire_time 0
+	} {
+		b, err := memcached.New(client, opts)
+		if err != nil {
+			log.Fatal(err)
+		}
+		region := dogpile.NewRegion()
+		if err := region.ConfigureBackend(b, dogpile.Config{ExpirationTime: time.Minute}); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(b.TTL())
+	}
+	_, err := memcached.New(client, memcached.Options{LockTimeout: -time.Second})
+	fmt.Println(err)
+	// Output:
+	// 2m1s
+	// 1h0m0s
+	// 0s
+	// memcached: invalid argument: Options.LockTimeout is -1s, want a positive duration or zero (DefaultLockTimeout)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -15,21 +16,46 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// open returns a backend built from args, closed when t ends.
-func open(t testing.TB, args dogpile.Arguments) *Backend {
+// testTimeout is the socket timeout of the tests' clients unless a test
+// sets its own: memcache.DefaultTimeout (500 ms) is short enough for a
+// loaded machine to make a loopback round trip miss it.
+const testTimeout = 5 * time.Second
+
+// open returns a backend built from args by the registered factory, on a
+// client of its own, closed when t ends. Without a socket_timeout in args,
+// the client's is testTimeout.
+func open(t testing.TB, args driver.Arguments) *Backend {
 	t.Helper()
-	b, err := New(args)
-	if err != nil {
-		t.Fatalf("New(%v): %v", args, err)
+	if _, ok := args["socket_timeout"]; !ok {
+		args = maps.Clone(args)
+		args["socket_timeout"] = testTimeout
 	}
-	t.Cleanup(func() { _ = b.Close() })
+	b, err := driver.Open(Name, args)
+	if err != nil {
+		t.Fatalf("driver.Open(%v): %v", args, err)
+	}
+	mb := b.(*Backend)
+	t.Cleanup(func() { _ = mb.Close() })
+	return mb
+}
+
+// openClient returns a backend built by New on client, whose idle
+// connections are closed when t ends.
+func openClient(t testing.TB, client *memcache.Client, opts Options) *Backend {
+	t.Helper()
+	b, err := New(client, opts)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", opts, err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
 	return b
 }
 
 // region returns a region on b expiring values after exp.
-func region(t testing.TB, b dogpile.Backend, exp time.Duration, opts ...dogpile.Option) *dogpile.Region {
+func region(t testing.TB, b driver.Backend, exp time.Duration, opts ...dogpile.Option) *dogpile.Region {
 	t.Helper()
 	r := dogpile.NewRegion(opts...)
 	if err := r.ConfigureBackend(b, dogpile.Config{ExpirationTime: exp}); err != nil {
@@ -43,6 +69,7 @@ func region(t testing.TB, b dogpile.Backend, exp time.Duration, opts ...dogpile.
 func rawClient(t testing.TB, addrs ...string) *memcache.Client {
 	t.Helper()
 	c := memcache.New(addrs...)
+	c.Timeout = testTimeout
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -97,6 +124,7 @@ func remainingTTL(t testing.TB, addr, key string) (int, bool) {
 // bytes written to the server.
 func countingClient(addr string, written *atomic.Int64) *memcache.Client {
 	c := memcache.New(addr)
+	c.Timeout = testTimeout
 	c.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, network, a)

@@ -9,13 +9,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // Memcached keys: at most 250 bytes, none of them a space or a control
 // character. Keys that do not qualify are never sent as they are: by
 // default they are mangled into a key that does (see MangleKey), or, with
-// mangle_invalid_keys false, refused.
+// Options.RefuseInvalidKeys, refused.
 
 // MaxKeyLength is the longest key memcached accepts, in bytes.
 const MaxKeyLength = 250
@@ -74,8 +74,8 @@ func looksMangled(key string) bool {
 	return true
 }
 
-// MangleKey returns the key this package stores key under when mangling is
-// on (the default):
+// MangleKey returns the key this package stores key under unless
+// Options.RefuseInvalidKeys is set:
 //
 //   - a valid memcached key (see ValidKey) is kept as it is, unless it
 //     already ends like a mangled key;
@@ -123,7 +123,7 @@ func mangle(key string) string {
 
 // storedKey returns the key sent to memcached for key: key itself when it
 // is valid, its mangled form when it is not and mangling is on, and an
-// error wrapping dogpile.ErrInvalidArgument otherwise.
+// error wrapping driver.ErrInvalidArgument otherwise.
 func (b *Backend) storedKey(key string) (string, error) {
 	problem := keyProblem(key)
 	if problem == "" && (!b.mangleKeys || !looksMangled(key)) {
@@ -132,8 +132,8 @@ func (b *Backend) storedKey(key string) (string, error) {
 	if b.mangleKeys {
 		return mangle(key), nil
 	}
-	return "", fmt.Errorf("dogpile/memcached: key %s: %s (set mangle_invalid_keys to store such keys under a hash): %w",
-		showKey(key), problem, dogpile.ErrInvalidArgument)
+	return "", fmt.Errorf("key %s: %s, and invalid keys are refused rather than stored under a hash: %w",
+		showKey(key), problem, driver.ErrInvalidArgument)
 }
 
 // storedKeys is storedKey for several keys; nothing is sent when one fails.

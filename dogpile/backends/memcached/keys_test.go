@@ -3,6 +3,7 @@ package memcached
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -119,7 +122,7 @@ func TestKeys(t *testing.T) {
 		if err := raw.Set(memcacheItem(survivor, "still here")); err != nil {
 			t.Fatal(err)
 		}
-		b := open(t, dogpile.Arguments{"url": m.Addr, "distributed_lock": true})
+		b := open(t, driver.Arguments{"url": m.Addr, "distributed_lock": true})
 		bad := badKeys(p)
 		stored := map[string]string{}
 		for name, k := range bad {
@@ -145,10 +148,10 @@ func TestKeys(t *testing.T) {
 		// Multi calls, mixed with a valid key.
 		names := []string{"space", "long10k", "injection", "unicode"}
 		keys := []string{p + "valid"}
-		items := []dogpile.BytesItem{{Key: p + "valid", Value: []byte("valid")}}
+		items := []driver.BytesItem{{Key: p + "valid", Value: []byte("valid")}}
 		for _, n := range names {
 			keys = append(keys, bad[n])
-			items = append(items, dogpile.BytesItem{Key: bad[n], Value: []byte("multi " + n)})
+			items = append(items, driver.BytesItem{Key: bad[n], Value: []byte("multi " + n)})
 		}
 		if err := b.SetBytesMulti(ctx, items); err != nil {
 			t.Fatal(err)
@@ -194,7 +197,7 @@ func TestKeys(t *testing.T) {
 	})
 
 	t.Run("ValidUnchanged", func(t *testing.T) {
-		b := open(t, dogpile.Arguments{"url": m.Addr})
+		b := open(t, driver.Arguments{"url": m.Addr})
 		for _, k := range goodKeys(keyPrefix(t)) {
 			if err := b.SetBytes(ctx, k, []byte("v")); err != nil {
 				t.Fatalf("SetBytes(%s): %v", showKey(k), err)
@@ -206,7 +209,7 @@ func TestKeys(t *testing.T) {
 	})
 
 	t.Run("LooksMangled", func(t *testing.T) {
-		b := open(t, dogpile.Arguments{"url": m.Addr})
+		b := open(t, driver.Arguments{"url": m.Addr})
 		k := keyPrefix(t) + "x y"
 		lookalike := MangleKey(k) // a valid key of its own
 		for _, kv := range [][2]string{{k, "original"}, {lookalike, "lookalike"}} {
@@ -229,12 +232,12 @@ func TestKeys(t *testing.T) {
 		}
 		var written atomic.Int64
 		c := countingClient(m.Addr, &written)
-		b := open(t, dogpile.Arguments{"client": c, "mangle_invalid_keys": "false", "distributed_lock": true})
+		b := openClient(t, c, Options{RefuseInvalidKeys: true, DistributedLock: true})
 		check := func(what, key string, err error) {
 			t.Helper()
-			if err == nil || !errors.Is(err, dogpile.ErrInvalidArgument) ||
-				!strings.HasPrefix(err.Error(), "dogpile/memcached: key ") || !strings.Contains(err.Error(), showKey(key)) {
-				t.Errorf("%s(%s): %v; want an error wrapping dogpile.ErrInvalidArgument naming the key", what, showKey(key), err)
+			if err == nil || !errors.Is(err, driver.ErrInvalidArgument) ||
+				!strings.HasPrefix(err.Error(), "key ") || !strings.Contains(err.Error(), showKey(key)) {
+				t.Errorf("%s(%s): %v; want an error wrapping driver.ErrInvalidArgument naming the key", what, showKey(key), err)
 			}
 		}
 		for _, k := range badKeys(p) {
@@ -243,7 +246,7 @@ func TestKeys(t *testing.T) {
 			_, err = b.GetBytesMulti(ctx, []string{p + "valid", k})
 			check("GetBytesMulti", k, err)
 			check("SetBytes", k, b.SetBytes(ctx, k, []byte("v")))
-			check("SetBytesMulti", k, b.SetBytesMulti(ctx, []dogpile.BytesItem{{Key: p + "valid", Value: []byte("v")}, {Key: k, Value: []byte("v")}}))
+			check("SetBytesMulti", k, b.SetBytesMulti(ctx, []driver.BytesItem{{Key: p + "valid", Value: []byte("v")}, {Key: k, Value: []byte("v")}}))
 			check("Delete", k, b.Delete(ctx, k))
 			check("DeleteMulti", k, b.DeleteMulti(ctx, []string{p + "valid", k}))
 			if k == "" {
@@ -269,14 +272,14 @@ func TestKeys(t *testing.T) {
 	t.Run("Region", func(t *testing.T) {
 		p := keyPrefix(t)
 		long := p + strings.Repeat("arg ", 100) // a function key with 100 arguments
-		b := open(t, dogpile.Arguments{"url": m.Addr, "distributed_lock": true})
+		b := open(t, driver.Arguments{"url": m.Addr, "distributed_lock": true})
 		for _, tc := range []struct {
 			name    string
 			mangler func(string) string
 			stored  string
 		}{
 			{"NoMangler", nil, MangleKey(long)},
-			{"SHA1", dogpile.SHA1MangleKey, dogpile.SHA1MangleKey(long)},
+			{"SHA1", pyconfig.SHA1MangleKey, pyconfig.SHA1MangleKey(long)},
 		} {
 			var opts []dogpile.Option
 			if tc.mangler != nil {
@@ -293,23 +296,26 @@ func TestKeys(t *testing.T) {
 			if v, ok, err := dogpile.Get[string](ctx, r, long); !ok || err != nil || v != tc.name {
 				t.Errorf("%s: Get = %q, %v, %v", tc.name, v, ok, err)
 			}
-			vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{long, long + "\n2"}, func(_ context.Context, keys []string) ([]string, error) {
-				return []string{"second"}, nil
+			vals, err := dogpile.GetOrCreateMulti(ctx, r, []string{long, long + "\n2"}, func(_ context.Context, keys []string) (map[string]string, error) {
+				if len(keys) != 1 || keys[0] != long+"\n2" {
+					return nil, fmt.Errorf("creator called for %d keys; want only the missing one", len(keys))
+				}
+				return map[string]string{keys[0]: "second"}, nil
 			})
-			if err != nil || len(vals) != 2 || vals[0] != tc.name || vals[1] != "second" {
+			if err != nil || len(vals) != 2 || vals[long] != tc.name || vals[long+"\n2"] != "second" {
 				t.Errorf("%s: GetOrCreateMulti = %q, %v", tc.name, vals, err)
 			}
 			if err := r.DeleteMulti(ctx, []string{long, long + "\n2"}); err != nil {
 				t.Error(err)
 			}
 		}
-		strict := open(t, dogpile.Arguments{"url": m.Addr, "mangle_invalid_keys": false})
+		strict := open(t, driver.Arguments{"url": m.Addr, "mangle_invalid_keys": false})
 		r := region(t, strict, time.Hour)
 		_, err := dogpile.GetOrCreate(ctx, r, long, func(context.Context) (string, error) { return "x", nil })
-		if !errors.Is(err, dogpile.ErrInvalidArgument) {
-			t.Errorf("GetOrCreate of a long key without mangling: %v; want dogpile.ErrInvalidArgument", err)
+		if !errors.Is(err, driver.ErrInvalidArgument) {
+			t.Errorf("GetOrCreate of a long key without mangling: %v; want driver.ErrInvalidArgument", err)
 		}
-		r = region(t, strict, time.Hour, dogpile.WithKeyMangler(dogpile.SHA1MangleKey))
+		r = region(t, strict, time.Hour, dogpile.WithKeyMangler(pyconfig.SHA1MangleKey))
 		if v, err := dogpile.GetOrCreate(ctx, r, long, func(context.Context) (string, error) { return "x", nil }); err != nil || v != "x" {
 			t.Errorf("GetOrCreate of a long key behind the SHA-1 mangler without mangling: %q, %v", v, err)
 		}

@@ -11,19 +11,19 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// The distributed dogpile lock (dogpile.cache's MemcachedLock), used when
-// distributed_lock is true.
+// The distributed dogpile lock (dogpile.cache's MemcachedLock), used with
+// Options.DistributedLock (distributed_lock).
 //
 //   - The lock for a key is the memcached item "_lock" + key (mangled as a
 //     whole when it is not a valid memcached key), taken with add, which
 //     only one client can win. Python's MemcachedLock uses the same key and
 //     only checks that add succeeded, so Go and Python processes exclude
 //     each other.
-//   - The item always has a TTL: lock_timeout (DefaultLockTimeout when it
-//     is not set or 0) rounded up, plus one second for memcached's clock.
+//   - The item always has a TTL: Options.LockTimeout (DefaultLockTimeout
+//     when it is 0) rounded up, plus one second for memcached's clock.
 //     A holder that dies leaves a lock that expires on its own, unlike
 //     Python's, which without lock_timeout lives for ever.
 //   - The item's value is a random token of the acquisition. Release reads
@@ -31,16 +31,16 @@ import (
 //     cas and an expiry in the past, which memcached treats as a delete:
 //     compare and delete in one atomic step. A lock that expired, or that
 //     another client took after it expired, is left alone and reported as
-//     dogpile.ErrLockLost.
+//     driver.ErrLockLost.
 //   - A blocking Acquire polls with add, sleeping between attempts with a
 //     jittered exponential backoff from 10 ms up to 500 ms. It gives up
 //     when its context ends (the context's error) or after the lock's TTL
-//     and one more poll (ErrLockTimeout): by then a lock held when the wait
-//     began has expired, so only other processes taking it again and again
-//     can make a wait fail.
+//     and one more poll (driver.ErrLockTimeout): by then a lock held when
+//     the wait began has expired, so only other processes taking it again
+//     and again can make a wait fail.
 
-// DefaultLockTimeout is how long a lock lives when lock_timeout is not set
-// or is 0, so that a holder that dies never blocks its key for ever.
+// DefaultLockTimeout is how long a lock lives when Options.LockTimeout is
+// zero, so that a holder that dies never blocks its key for ever.
 const DefaultLockTimeout = 30 * time.Second
 
 // lockPrefix is prepended to a key to name its lock, as in dogpile.cache.
@@ -52,13 +52,9 @@ const (
 	lockPollMax = 500 * time.Millisecond
 )
 
-// ErrLockTimeout is returned by a blocking Acquire that waited longer than
-// the lock can live without getting it: other processes keep taking it.
-var ErrLockTimeout = fmt.Errorf("dogpile/memcached: %w", dogpile.ErrLockTimeout)
-
-// Mutex returns the distributed lock for key, or nil when
-// distributed_lock is false: the region then uses its in-process lock.
-func (b *Backend) Mutex(key string) dogpile.Mutex {
+// Mutex returns the distributed lock for key, or nil without
+// Options.DistributedLock: the region then uses its in-process lock.
+func (b *Backend) Mutex(key string) driver.Mutex {
 	if !b.lockEnabled {
 		return nil
 	}
@@ -72,7 +68,7 @@ type mutex struct {
 	b       *Backend
 	key     string // the data key, for messages
 	lockKey string // the stored lock key
-	keyErr  error  // the lock key is refused (mangle_invalid_keys false)
+	keyErr  error  // the lock key is refused (Options.RefuseInvalidKeys)
 
 	mu    sync.Mutex
 	token string // the held acquisition's token; "" when not held
@@ -96,7 +92,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 	for delay := lockPollMin; ; delay = min(2*delay, lockPollMax) {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return false, m.err("acquire", fmt.Errorf("%w after %v", ErrLockTimeout, m.b.lockWait))
+			return false, m.err("acquire", fmt.Errorf("%w after %v", driver.ErrLockTimeout, m.b.lockWait))
 		}
 		sleep := delay/2 + mrand.N(delay/2+1) // jittered: [delay/2, delay]
 		timer.Reset(min(sleep, left))
@@ -140,7 +136,7 @@ func (m *mutex) Release(ctx context.Context) error {
 		return m.err("release", err)
 	}
 	if lost {
-		return m.err("release", dogpile.ErrLockLost)
+		return m.err("release", driver.ErrLockLost)
 	}
 	return nil
 }
@@ -166,7 +162,7 @@ func (m *mutex) Locked(ctx context.Context) (bool, error) {
 }
 
 func (m *mutex) err(op string, err error) error {
-	return fmt.Errorf("dogpile/memcached: %s lock for %s: %w", op, showKey(m.key), err)
+	return fmt.Errorf("%s lock for %s: %w", op, showKey(m.key), err)
 }
 
 // tryLock adds the lock item with token as its value, reporting whether

@@ -10,6 +10,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -20,8 +21,8 @@ func TestLock(t *testing.T) {
 	m := testserver.StartMemcached(t)
 	ctx := context.Background()
 	raw := rawClient(t, m.Addr)
-	lockArgs := func(timeout any) dogpile.Arguments {
-		return dogpile.Arguments{"url": m.Addr, "distributed_lock": true, "lock_timeout": timeout}
+	lockArgs := func(timeout any) driver.Arguments {
+		return driver.Arguments{"url": m.Addr, "distributed_lock": true, "lock_timeout": timeout}
 	}
 
 	t.Run("Held", func(t *testing.T) {
@@ -59,7 +60,7 @@ func TestLock(t *testing.T) {
 		if err := mb.Release(ctx); err != nil {
 			t.Error(err)
 		}
-		if err := mb.Release(ctx); err == nil || errors.Is(err, dogpile.ErrLockLost) {
+		if err := mb.Release(ctx); err == nil || errors.Is(err, driver.ErrLockLost) {
 			t.Errorf("Release of a lock not held: %v; want an error other than ErrLockLost", err)
 		}
 	})
@@ -102,8 +103,8 @@ func TestLock(t *testing.T) {
 		}
 		within(t, "waiting for a lock with lock_timeout 1", time.Since(start), 3*time.Second)
 		// The first holder's late release must not free the new holder's lock.
-		if err := dead.Release(ctx); !errors.Is(err, dogpile.ErrLockLost) {
-			t.Errorf("late Release: %v; want dogpile.ErrLockLost", err)
+		if err := dead.Release(ctx); !errors.Is(err, driver.ErrLockLost) {
+			t.Errorf("late Release: %v; want driver.ErrLockLost", err)
 		}
 		if locked, err := b.Mutex(key).Locked(ctx); !locked || err != nil {
 			t.Errorf("the new holder's lock after the old holder's late release: Locked = %v, %v; want true", locked, err)
@@ -122,8 +123,8 @@ func TestLock(t *testing.T) {
 			t.Fatalf("Acquire = %v, %v", ok, err)
 		}
 		time.Sleep(2500 * time.Millisecond) // the lock lives at most 2 s
-		if err := mu.Release(ctx); !errors.Is(err, dogpile.ErrLockLost) {
-			t.Errorf("Release of an expired lock: %v; want dogpile.ErrLockLost", err)
+		if err := mu.Release(ctx); !errors.Is(err, driver.ErrLockLost) {
+			t.Errorf("Release of an expired lock: %v; want driver.ErrLockLost", err)
 		}
 	})
 
@@ -138,8 +139,8 @@ func TestLock(t *testing.T) {
 		defer h.Release(ctx)
 		start := time.Now()
 		ok, err := waiter.Mutex(key).Acquire(ctx, true)
-		if ok || !errors.Is(err, ErrLockTimeout) {
-			t.Errorf("waiting past the bound: Acquire = %v, %v; want false and ErrLockTimeout", ok, err)
+		if ok || !errors.Is(err, driver.ErrLockTimeout) {
+			t.Errorf("waiting past the bound: Acquire = %v, %v; want false and driver.ErrLockTimeout", ok, err)
 		}
 		if d := time.Since(start); d < 2500*time.Millisecond || d > 3500*time.Millisecond {
 			t.Errorf("gave up after %v; want after the lock's 2 s lifetime and a 500 ms poll", d)
@@ -158,7 +159,7 @@ func TestLock(t *testing.T) {
 		time.AfterFunc(300*time.Millisecond, cancel)
 		start := time.Now()
 		ok, err := b.Mutex(key).Acquire(cctx, true)
-		if ok || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "dogpile/memcached: ") {
+		if ok || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), `waiting for lock for "`+key+`": `) {
 			t.Errorf("Acquire under a cancelled context = %v, %v; want false and context.Canceled", ok, err)
 		}
 		within(t, "Acquire after its context was cancelled at 300 ms", time.Since(start), 800*time.Millisecond)

@@ -5,11 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,11 +18,12 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// Connection defaults, shorter than go-redis's own: a cache that cannot
-// answer quickly is better treated as failing. An operation on a server
+// Connection defaults of the clients the registered names build, shorter
+// than go-redis's own: a cache that cannot answer quickly is better
+// treated as failing. An operation on a server
 // that refuses connections fails at once; on one that does not answer it
 // fails after about (DefaultMaxRetries+1) times the timeout that applies.
 const (
@@ -39,9 +41,12 @@ const (
 	DefaultSentinelPort = 26379
 )
 
-// lockPrefixPattern is dogpile.cache's check of lock_prefix; \w there is
-// Unicode-aware.
-var lockPrefixPattern = regexp.MustCompile(`^[\p{L}\p{N}_\-.:]{2,10}$`)
+// MaxPoolSize bounds every connection count of the arguments (pool_size,
+// max_connections, min_idle_conns, max_idle_conns, max_active_conns, and
+// the pool counts of a URL's query): 10000 is Redis's default maxclients,
+// so a larger pool in one process is a configuration mistake, not a
+// need. Negative counts are errors too; go-redis would panic on them.
+const MaxPoolSize = 10000
 
 // pythonOnly are arguments dogpile.cache takes that mean nothing here.
 var pythonOnly = []string{"thread_local_lock", "connection_pool", "socket_keepalive_options"}
@@ -54,76 +59,42 @@ var connectionArgs = []string{
 	"connection_kwargs", "sentinels", "service_name", "sentinel_kwargs", "startup_nodes",
 }
 
-// config is what the arguments describe. Exactly one of client, options,
-// failover and cluster is set.
+// The map arguments. Their entries are read under their full names,
+// "connection_kwargs.pool_size", the names errors report.
+const (
+	kwArg         = "connection_kwargs"
+	sentinelKwArg = "sentinel_kwargs"
+)
+
+// config is what the arguments describe: the backend's Options, and either
+// the client argument or the options of the client to build (exactly one
+// of options, failover and cluster).
 type config struct {
+	opts     Options
 	client   goredis.UniversalClient
 	options  *goredis.Options
 	failover *goredis.FailoverOptions
 	cluster  *goredis.ClusterOptions
-	ttl      time.Duration
-	ttlSet   bool
-	lock     *lockConfig
 }
 
-func parseArguments(f flavor, args dogpile.Arguments) (*config, error) {
+func parseArguments(f flavor, args driver.Arguments) (*config, error) {
 	p := args.Parser(f.name)
 	p.Ignore(pythonOnly...)
 	cfg := &config{}
-
-	// Server-side TTL.
-	if p.Has(f.ttlArg) {
-		cfg.ttlSet = true
-		cfg.ttl = p.Seconds(f.ttlArg, 0)
-		if cfg.ttl < 0 {
-			return nil, invalid(f, f.ttlArg, cfg.ttl, "must not be negative (0: no TTL)")
-		}
-		if cfg.ttl > 0 {
-			cfg.ttl = max(cfg.ttl, time.Millisecond)
-		}
-	}
-
-	// The lock. Its arguments are checked even when it is off.
-	lc := &lockConfig{
-		prefix:   p.String("lock_prefix", DefaultLockPrefix),
-		timeout:  p.Seconds("lock_timeout", 0),
-		sleep:    p.Seconds("lock_sleep", DefaultLockSleep),
-		blocking: p.Bool("lock_blocking", true),
-	}
-	if !lockPrefixPattern.MatchString(lc.prefix) {
-		return nil, invalid(f, "lock_prefix", lc.prefix, `must match ^[\w\-\.\:]{2,10}$`)
-	}
-	switch {
-	case lc.timeout < 0:
-		return nil, invalid(f, "lock_timeout", lc.timeout, "must not be negative")
-	case lc.timeout == 0: // not given, or Python's "no TTL": never here
-		lc.timeout = DefaultLockTimeout
-	}
-	if lc.sleep < 0 {
-		return nil, invalid(f, "lock_sleep", lc.sleep, "must not be negative")
-	}
-	lc.sleep = max(lc.sleep, time.Millisecond)
-	// By default a waiter outlasts a held lock by one polling pause, so its
-	// last attempt comes after the lock's TTL ran out.
-	lc.blockingTimeout = p.Seconds("lock_blocking_timeout", lc.timeout+max(MaxLockSleep, lc.sleep))
-	if lc.blockingTimeout < 0 {
-		return nil, invalid(f, "lock_blocking_timeout", lc.blockingTimeout, "must not be negative")
-	}
-	if p.Bool("distributed_lock", f.topology == sentinel) {
-		cfg.lock = lc
-	}
+	readOptions(f, p, &cfg.opts)
 
 	// The connection.
 	var err error
 	if v, ok := p.Value("client"); ok {
 		c, isClient := v.(goredis.UniversalClient)
-		if !isClient {
-			return nil, invalid(f, "client", v, "want a go-redis UniversalClient")
+		if !isClient || isNil(c) {
+			p.Reject("client", "a non-nil go-redis UniversalClient")
+			return nil, p.Err()
 		}
-		for _, name := range connectionArgs {
-			if _, set := args[name]; set {
-				return nil, fmt.Errorf("%w: %s: argument %q: the client argument replaces the connection arguments",
-					dogpile.ErrInvalidArgument, f.name, name)
+		for name := range args {
+			if isConnectionArg(name) {
+				return nil, fmt.Errorf("%w: argument %q: the client argument replaces the connection arguments",
+					driver.ErrInvalidArgument, name)
 			}
 		}
 		cfg.client = c
@@ -143,75 +114,142 @@ func parseArguments(f flavor, args dogpile.Arguments) (*config, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
+	// readOptions checked the arguments by their own rules; New checks
+	// the Options again, by the fields' names.
+	if err := cfg.opts.validate(); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 
-func invalid(f flavor, name string, v any, why string) error {
-	return fmt.Errorf("%w: %s: argument %q is %v: %s", dogpile.ErrInvalidArgument, f.name, name, v, why)
+// isConnectionArg reports whether name describes a connection.
+func isConnectionArg(name string) bool {
+	return slices.Contains(connectionArgs, name) ||
+		strings.HasPrefix(name, kwArg+".") || strings.HasPrefix(name, sentinelKwArg+".")
+}
+
+// readOptions reads the Options' arguments into o; p reports bad values.
+// They are checked even without distributed_lock.
+func readOptions(f flavor, p *driver.ArgParser, o *Options) {
+	// Server-side TTL: absent derives it from the region; 0 is none, as
+	// in dogpile.cache.
+	if p.Has(f.ttlArg) {
+		switch d := p.Seconds(f.ttlArg, 0); {
+		case d == 0:
+			o.ServerTTL = NoServerTTL
+		case d < time.Millisecond:
+			p.Reject(f.ttlArg, "seconds, at least 0.001, or 0 for no TTL")
+		default:
+			o.ServerTTL = d
+		}
+	}
+
+	o.DistributedLock = p.Bool("distributed_lock", f.topology == sentinel)
+	if p.Has("lock_prefix") {
+		o.LockPrefix = p.String("lock_prefix", "")
+		if !lockPrefixPattern.MatchString(o.LockPrefix) {
+			p.Reject("lock_prefix", `a match of ^[\w\-\.\:]{2,10}$`)
+		}
+	}
+	// lock_timeout 0 is Python's lock without a TTL, which a killed
+	// holder never frees: the default TTL applies instead.
+	if d := p.Seconds("lock_timeout", 0); d < 0 || d > 0 && d < time.Millisecond {
+		p.Reject("lock_timeout", "seconds, at least 0.001, or 0 for the default")
+	} else {
+		o.LockTimeout = d
+	}
+	if p.Has("lock_sleep") {
+		if d := p.Seconds("lock_sleep", 0); d < time.Millisecond {
+			p.Reject("lock_sleep", "seconds, at least 0.001")
+		} else {
+			o.LockSleep = d
+		}
+	}
+	blocking := p.Bool("lock_blocking", true)
+	o.LockNonBlocking = !blocking
+	if p.Has("lock_blocking_timeout") {
+		switch d := p.Seconds("lock_blocking_timeout", 0); {
+		case d < 0:
+			p.Reject("lock_blocking_timeout", "seconds, 0 for a single attempt")
+		case d == 0: // redis-py: one attempt, then give up
+			o.LockNonBlocking = true
+		case blocking:
+			o.LockBlockingTimeout = d
+		}
+	}
+}
+
+// invalid reports a value of argument name, v as it may be shown (a URL
+// without its password), that the backend does not take.
+func invalid(name string, v any, why string) error {
+	return fmt.Errorf("%w: argument %q is %v: %s", driver.ErrInvalidArgument, name, v, why)
 }
 
 // settings reads connection settings from the top-level arguments first,
 // then from connection_kwargs, whose names are redis-py's.
 type settings struct {
-	f   flavor
-	top *dogpile.ArgParser
-	kw  *dogpile.ArgParser
-	err error
+	top *driver.ArgParser
+	kw  *driver.ArgParser // over connection_kwargs, under "connection_kwargs.<name>"
 }
 
-func newSettings(f flavor, args dogpile.Arguments, p *dogpile.ArgParser) (*settings, error) {
-	kw, err := subArguments(f, args, p, "connection_kwargs")
+func newSettings(f flavor, args driver.Arguments, p *driver.ArgParser) (*settings, error) {
+	kw, err := subArguments(args, p, kwArg)
 	if err != nil {
 		return nil, err
 	}
-	s := &settings{f: f, top: p, kw: kw.Parser(f.name + " connection_kwargs")}
+	s := &settings{top: p, kw: kw.Parser(f.name)}
 	// Accepted for Python configurations; go-redis has no such knobs or
 	// does the same on its own (it retries timeouts, health-checks idle
 	// connections, and returns bytes).
-	s.kw.Ignore("encoding", "encoding_errors", "decode_responses", "retry_on_timeout",
+	for _, name := range []string{"encoding", "encoding_errors", "decode_responses", "retry_on_timeout",
 		"retry_on_error", "retry", "health_check_interval", "socket_keepalive_options",
-		"single_connection_client", "lib_name", "lib_version")
+		"single_connection_client", "lib_name", "lib_version"} {
+		s.kw.Ignore(kwArg + "." + name)
+	}
 	return s, nil
 }
 
 // subArguments returns the map argument name (connection_kwargs,
-// sentinel_kwargs): a map, a JSON object in a string (from a config file),
-// and "name.key" arguments, which win.
-func subArguments(f flavor, args dogpile.Arguments, p *dogpile.ArgParser, name string) (dogpile.Arguments, error) {
-	out := dogpile.Arguments{}
+// sentinel_kwargs) with every entry under "name.<entry>": a map, a JSON
+// object in a string (from a config file), and "name.<entry>" arguments,
+// which win.
+func subArguments(args driver.Arguments, p *driver.ArgParser, name string) (driver.Arguments, error) {
+	out := driver.Arguments{}
+	prefix := name + "."
 	if v, ok := p.Value(name); ok {
 		switch m := v.(type) {
-		case dogpile.Arguments:
+		case driver.Arguments:
 			for k, x := range m {
-				out[k] = x
+				out[prefix+k] = x
 			}
 		case map[string]any:
 			for k, x := range m {
-				out[k] = x
+				out[prefix+k] = x
 			}
 		case map[string]string:
 			for k, x := range m {
-				out[k] = dogpile.CoerceString(x)
+				out[prefix+k] = x
 			}
 		case string:
 			if strings.TrimSpace(m) != "" {
 				var obj map[string]any
 				if err := json.Unmarshal([]byte(m), &obj); err != nil {
-					return nil, invalid(f, name, m, "want a map or a JSON object")
+					p.Reject(name, "a map or a JSON object")
+					return nil, p.Err()
 				}
 				for k, x := range obj {
-					out[k] = jsonValue(x)
+					out[prefix+k] = jsonValue(x)
 				}
 			}
 		default:
-			return nil, invalid(f, name, v, "want a map")
+			p.Reject(name, "a map")
+			return nil, p.Err()
 		}
 	}
-	prefix := name + "."
 	for k := range args {
 		if sub, ok := strings.CutPrefix(k, prefix); ok && sub != "" {
 			v, _ := p.Value(k)
-			out[sub] = v
+			out[k] = v
 		}
 	}
 	return out, nil
@@ -219,44 +257,87 @@ func subArguments(f flavor, args dogpile.Arguments, p *dogpile.ArgParser, name s
 
 // jsonValue turns whole JSON numbers into ints, as Python's json would.
 func jsonValue(v any) any {
-	if f, ok := v.(float64); ok && f == float64(int(f)) {
+	if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 		return int(f)
 	}
 	return v
 }
 
+// lookup returns the parser that holds the connection setting name and
+// the name it has there: the top level wins over connection_kwargs. Both
+// accept it either way.
+func (s *settings) lookup(name string) (*driver.ArgParser, string) {
+	kwName := kwArg + "." + name
+	inKw := s.kw.Has(kwName)
+	if s.top.Has(name) || !inKw {
+		return s.top, name
+	}
+	return s.kw, kwName
+}
+
 // has reports whether name is given at the top level or in
 // connection_kwargs; either way, both accept the name.
 func (s *settings) has(name string) bool {
-	top, kw := s.top.Has(name), s.kw.Has(name)
+	top, kw := s.top.Has(name), s.kw.Has(kwArg+"."+name)
 	return top || kw
 }
 
-// parser returns the parser that holds name: the top level wins.
-func (s *settings) parser(name string) *dogpile.ArgParser {
-	s.kw.Has(name) // accepted there even when the top level wins
-	if s.top.Has(name) {
-		return s.top
-	}
-	return s.kw
+func (s *settings) str(name, def string) string {
+	p, n := s.lookup(name)
+	return p.String(n, def)
 }
 
-func (s *settings) str(name, def string) string { return s.parser(name).String(name, def) }
 func (s *settings) integer(name string, def int) int {
-	return s.parser(name).Int(name, def)
+	p, n := s.lookup(name)
+	return p.Int(n, def)
 }
-func (s *settings) boolean(name string, def bool) bool { return s.parser(name).Bool(name, def) }
+
+func (s *settings) boolean(name string, def bool) bool {
+	p, n := s.lookup(name)
+	return p.Bool(n, def)
+}
 
 // positive reads a duration that must be positive when given.
 func (s *settings) positive(name string) (time.Duration, bool) {
-	if !s.has(name) {
+	p, n := s.lookup(name)
+	if !p.Has(n) {
 		return 0, false
 	}
-	d := s.parser(name).Seconds(name, 0)
-	if d <= 0 && s.err == nil {
-		s.err = invalid(s.f, name, d, "must be positive (leave it out for the default)")
+	d := p.Seconds(n, 0)
+	if d <= 0 {
+		p.Reject(n, "positive seconds (leave it out for the default)")
 	}
 	return d, true
+}
+
+// count reads connection_kwargs' count name, from 0 to MaxPoolSize, into
+// *dst when it is given.
+func (s *settings) count(name string, dst *int) {
+	n := kwArg + "." + name
+	if !s.kw.Has(n) {
+		return
+	}
+	v := s.kw.Int(n, 0)
+	if v < 0 || v > MaxPoolSize {
+		s.kw.Reject(n, fmt.Sprintf("a count from 0 to %d (MaxPoolSize)", MaxPoolSize))
+		return
+	}
+	*dst = v
+}
+
+// duration reads connection_kwargs' duration name, not negative, into
+// *dst when it is given.
+func (s *settings) duration(name string, dst *time.Duration) {
+	n := kwArg + "." + name
+	if !s.kw.Has(n) {
+		return
+	}
+	d := s.kw.Seconds(n, 0)
+	if d < 0 {
+		s.kw.Reject(n, "seconds, not negative (0 or absent: go-redis's default)")
+		return
+	}
+	*dst = d
 }
 
 // fields points into one of go-redis's option structs, so that the
@@ -267,7 +348,7 @@ type fields struct {
 	dialTimeout, readTimeout, writeTimeout                      *time.Duration
 	poolTimeout, connMaxIdleTime, connMaxLifetime               *time.Duration
 	poolSize, minIdle, maxIdle, maxActive, maxRetries, protocol *int
-	dialerRetries                                               *int
+	maxDials, pipelinePoolSize, dialerRetries                   *int
 	contextTimeout                                              *bool
 	tlsConfig                                                   **tls.Config
 	dialer                                                      *func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -277,21 +358,21 @@ func standaloneFields(o *goredis.Options) fields {
 	return fields{&o.Username, &o.Password, &o.ClientName, &o.DB,
 		&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.ConnMaxIdleTime, &o.ConnMaxLifetime,
 		&o.PoolSize, &o.MinIdleConns, &o.MaxIdleConns, &o.MaxActiveConns, &o.MaxRetries, &o.Protocol,
-		&o.DialerRetries, &o.ContextTimeoutEnabled, &o.TLSConfig, &o.Dialer}
+		&o.MaxConcurrentDials, &o.PipelinePoolSize, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.TLSConfig, &o.Dialer}
 }
 
 func failoverFields(o *goredis.FailoverOptions) fields {
 	return fields{&o.Username, &o.Password, &o.ClientName, &o.DB,
 		&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.ConnMaxIdleTime, &o.ConnMaxLifetime,
 		&o.PoolSize, &o.MinIdleConns, &o.MaxIdleConns, &o.MaxActiveConns, &o.MaxRetries, &o.Protocol,
-		&o.DialerRetries, &o.ContextTimeoutEnabled, &o.TLSConfig, &o.Dialer}
+		&o.MaxConcurrentDials, &o.PipelinePoolSize, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.TLSConfig, &o.Dialer}
 }
 
 func clusterFields(o *goredis.ClusterOptions) fields {
 	return fields{&o.Username, &o.Password, &o.ClientName, nil,
 		&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.ConnMaxIdleTime, &o.ConnMaxLifetime,
 		&o.PoolSize, &o.MinIdleConns, &o.MaxIdleConns, &o.MaxActiveConns, &o.MaxRetries, &o.Protocol,
-		&o.DialerRetries, &o.ContextTimeoutEnabled, &o.TLSConfig, &o.Dialer}
+		&o.MaxConcurrentDials, &o.PipelinePoolSize, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.TLSConfig, &o.Dialer}
 }
 
 // urlInfo says what a URL decided, which the arguments do not override.
@@ -314,8 +395,9 @@ func inspectURL(raw string) urlInfo {
 // apply sets the connection settings on the option struct behind o. The
 // URL decides the address, and the credentials and database when it holds
 // them; every other setting comes from the arguments, then from the URL's
-// query, then from this package's defaults.
-func (s *settings) apply(o fields, fromURL urlInfo) {
+// query, then from this package's defaults. rawURL is the url argument,
+// or "".
+func (s *settings) apply(o fields, fromURL urlInfo, rawURL string) error {
 	if !fromURL.credentials {
 		*o.username = s.str("username", *o.username)
 		*o.password = s.str("password", *o.password)
@@ -325,8 +407,9 @@ func (s *settings) apply(o fields, fromURL urlInfo) {
 	}
 	if o.db != nil && !fromURL.db {
 		*o.db = s.integer("db", *o.db)
-		if *o.db < 0 && s.err == nil {
-			s.err = invalid(s.f, "db", *o.db, "must not be negative")
+		if *o.db < 0 {
+			p, n := s.lookup("db")
+			p.Reject(n, "a database number, not negative")
 		}
 	} else if o.db != nil {
 		s.has("db")
@@ -349,24 +432,53 @@ func (s *settings) apply(o fields, fromURL urlInfo) {
 	*o.contextTimeout = true // a caller's deadline bounds its commands
 
 	// go-redis's own names, for tuning from a configuration.
-	*o.clientName = s.kw.String("client_name", *o.clientName)
-	if s.kw.Has("max_connections") { // redis-py's hard cap
-		n := s.kw.Int("max_connections", 0)
-		*o.poolSize, *o.maxActive = n, n
+	*o.clientName = s.kw.String(kwArg+".client_name", *o.clientName)
+	maxConns := -1
+	if s.count("max_connections", &maxConns); maxConns >= 0 { // redis-py's hard cap
+		*o.poolSize, *o.maxActive = maxConns, maxConns
 	}
-	*o.poolSize = s.kw.Int("pool_size", *o.poolSize)
-	*o.minIdle = s.kw.Int("min_idle_conns", *o.minIdle)
-	*o.maxIdle = s.kw.Int("max_idle_conns", *o.maxIdle)
-	*o.maxActive = s.kw.Int("max_active_conns", *o.maxActive)
-	*o.maxRetries = s.kw.Int("max_retries", *o.maxRetries)
-	*o.protocol = s.kw.Int("protocol", *o.protocol)
+	s.count("pool_size", o.poolSize)
+	s.count("min_idle_conns", o.minIdle)
+	s.count("max_idle_conns", o.maxIdle)
+	s.count("max_active_conns", o.maxActive)
+	if n := kwArg + ".max_retries"; s.kw.Has(n) {
+		if v := s.kw.Int(n, 0); v < -1 {
+			s.kw.Reject(n, "a count of retries, or -1 for none")
+		} else {
+			*o.maxRetries = v
+		}
+	}
+	if n := kwArg + ".protocol"; s.kw.Has(n) {
+		if v := s.kw.Int(n, 0); v != 2 && v != 3 {
+			s.kw.Reject(n, "2 or 3 (the RESP version)")
+		} else {
+			*o.protocol = v
+		}
+	}
 	if *o.maxRetries == 0 {
 		*o.maxRetries = DefaultMaxRetries
 	}
 	*o.dialerRetries = max(*o.dialerRetries, 1) // the command retries; one dial each
-	*o.poolTimeout = s.kw.Seconds("pool_timeout", *o.poolTimeout)
-	*o.connMaxIdleTime = s.kw.Seconds("conn_max_idle_time", *o.connMaxIdleTime)
-	*o.connMaxLifetime = s.kw.Seconds("conn_max_lifetime", *o.connMaxLifetime)
+	s.duration("pool_timeout", o.poolTimeout)
+	s.duration("conn_max_idle_time", o.connMaxIdleTime)
+	s.duration("conn_max_lifetime", o.connMaxLifetime)
+
+	// Counts from the URL's query, which go-redis takes as they are: a
+	// negative or huge one would make it panic building its pools.
+	for _, c := range []struct {
+		name string
+		v    int
+	}{
+		{"pool_size", *o.poolSize}, {"min_idle_conns", *o.minIdle}, {"max_idle_conns", *o.maxIdle},
+		{"max_active_conns", *o.maxActive}, {"max_concurrent_dials", *o.maxDials},
+	} {
+		if c.v < 0 || c.v > MaxPoolSize {
+			return invalid("url", redactURL(rawURL), fmt.Sprintf("its %s %d is not a count from 0 to %d (MaxPoolSize)", c.name, c.v, MaxPoolSize))
+		}
+	}
+	if *o.pipelinePoolSize > MaxPoolSize { // negative: no pipeline pool
+		return invalid("url", redactURL(rawURL), fmt.Sprintf("its pipeline_pool_size %d is over %d (MaxPoolSize)", *o.pipelinePoolSize, MaxPoolSize))
+	}
 
 	// TLS.
 	if s.has("ssl") {
@@ -378,36 +490,44 @@ func (s *settings) apply(o fields, fromURL urlInfo) {
 			*o.tlsConfig = nil
 		}
 	}
-	if err := s.applyTLS(*o.tlsConfig); err != nil && s.err == nil {
-		s.err = err
-	}
+	s.applyTLS(*o.tlsConfig)
 
 	// TCP keep-alive: go-redis enables it; socket_keepalive false turns
 	// it off.
 	if s.has("socket_keepalive") && !s.boolean("socket_keepalive", true) {
 		*o.dialer = plainDialer(*o.dialTimeout, *o.tlsConfig)
 	}
+	return nil
 }
 
 // applyTLS applies redis-py's ssl_* connection arguments to c (they do
 // nothing without TLS, as in redis-py).
-func (s *settings) applyTLS(c *tls.Config) error {
-	caFile := s.kw.String("ssl_ca_certs", "")
-	certFile := s.kw.String("ssl_certfile", "")
-	keyFile := s.kw.String("ssl_keyfile", "")
-	reqs := strings.ToLower(s.kw.String("ssl_cert_reqs", "required"))
-	checkHost := s.kw.Bool("ssl_check_hostname", true)
+func (s *settings) applyTLS(c *tls.Config) {
+	const (
+		caArg    = kwArg + ".ssl_ca_certs"
+		certArg  = kwArg + ".ssl_certfile"
+		keyArg   = kwArg + ".ssl_keyfile"
+		reqsArg  = kwArg + ".ssl_cert_reqs"
+		checkArg = kwArg + ".ssl_check_hostname"
+	)
+	caFile := s.kw.String(caArg, "")
+	certFile := s.kw.String(certArg, "")
+	keyFile := s.kw.String(keyArg, "")
+	reqs := strings.ToLower(s.kw.String(reqsArg, "required"))
+	checkHost := s.kw.Bool(checkArg, true)
 	if c == nil {
-		return nil
+		return
 	}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return invalid(s.f, "ssl_ca_certs", caFile, err.Error())
+			s.kw.Reject(caArg, "a readable PEM file ("+err.Error()+")")
+			return
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return invalid(s.f, "ssl_ca_certs", caFile, "holds no PEM certificate")
+			s.kw.Reject(caArg, "a PEM file of certificates")
+			return
 		}
 		c.RootCAs = pool
 	}
@@ -417,7 +537,8 @@ func (s *settings) applyTLS(c *tls.Config) error {
 		}
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return invalid(s.f, "ssl_certfile", certFile, err.Error())
+			s.kw.Reject(certArg, "a certificate and key go-redis can load ("+err.Error()+")")
+			return
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}
@@ -429,9 +550,8 @@ func (s *settings) applyTLS(c *tls.Config) error {
 			verifyWithoutHostname(c)
 		}
 	default:
-		return invalid(s.f, "ssl_cert_reqs", reqs, `want "none", "optional" or "required"`)
+		s.kw.Reject(reqsArg, `"none", "optional" or "required"`)
 	}
-	return nil
 }
 
 // verifyWithoutHostname makes c check the server's certificate chain but
@@ -441,7 +561,7 @@ func verifyWithoutHostname(c *tls.Config) {
 	c.InsecureSkipVerify = true
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
-			return fmt.Errorf("dogpile/redis: the server sent no certificate")
+			return errors.New("the server sent no certificate")
 		}
 		inter := x509.NewCertPool()
 		for _, ic := range cs.PeerCertificates[1:] {
@@ -462,76 +582,88 @@ func plainDialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context
 	return td.DialContext
 }
 
-func standaloneOptions(f flavor, args dogpile.Arguments, p *dogpile.ArgParser) (*goredis.Options, error) {
+// parseURL parses the url argument with parse, and reports errors
+// without the URL's password.
+func parseURL[T any](parse func(string) (T, error), raw string) (T, error) {
+	o, err := parse(raw)
+	if err != nil {
+		return o, invalid("url", redactURL(raw), err.Error())
+	}
+	return o, nil
+}
+
+func standaloneOptions(f flavor, args driver.Arguments, p *driver.ArgParser) (*goredis.Options, error) {
 	s, err := newSettings(f, args, p)
 	if err != nil {
 		return nil, err
 	}
 	var fromURL urlInfo
 	o := &goredis.Options{}
-	if raw := p.String("url", ""); raw != "" {
-		if o, err = goredis.ParseURL(raw); err != nil {
-			return nil, invalid(f, "url", redactURL(raw), err.Error())
+	raw := p.String("url", "")
+	if raw != "" {
+		if o, err = parseURL(goredis.ParseURL, raw); err != nil {
+			return nil, err
 		}
 		fromURL = inspectURL(raw)
 		s.has("host") // the URL's address wins, as in dogpile.cache
 		s.has("port")
-	} else if path := s.kw.String("unix_socket_path", ""); path != "" {
+	} else if path := s.kw.String(kwArg+".unix_socket_path", ""); path != "" {
 		o.Network, o.Addr = "unix", path
 		s.has("host")
 		s.has("port")
 	} else {
-		host := s.str("host", "localhost")
-		port := s.integer("port", 6379)
-		if port <= 0 || port > 65535 {
-			return nil, invalid(f, "port", port, "want a TCP port")
-		}
-		o.Addr = net.JoinHostPort(host, strconv.Itoa(port))
+		o.Addr = s.hostPort()
 	}
-	s.apply(standaloneFields(o), fromURL)
-	if s.err != nil {
-		return nil, s.err
+	if err := s.apply(standaloneFields(o), fromURL, raw); err != nil {
+		return nil, err
 	}
 	return o, s.kw.Err()
 }
 
-func clusterOptions(f flavor, args dogpile.Arguments, p *dogpile.ArgParser) (*goredis.ClusterOptions, error) {
+// hostPort returns the host and port arguments as an address.
+func (s *settings) hostPort() string {
+	host := s.str("host", "localhost")
+	port := s.integer("port", 6379)
+	if port <= 0 || port > 65535 {
+		p, n := s.lookup("port")
+		p.Reject(n, "a TCP port, from 1 to 65535")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func clusterOptions(f flavor, args driver.Arguments, p *driver.ArgParser) (*goredis.ClusterOptions, error) {
 	s, err := newSettings(f, args, p)
 	if err != nil {
 		return nil, err
 	}
 	var fromURL urlInfo
 	o := &goredis.ClusterOptions{}
-	nodes, err := addresses(f, p, "startup_nodes", 6379)
-	if err != nil {
-		return nil, err
-	}
-	if raw := p.String("url", ""); raw != "" {
-		if o, err = goredis.ParseClusterURL(raw); err != nil {
-			return nil, invalid(f, "url", redactURL(raw), err.Error())
+	nodes := addresses(p, "startup_nodes", 6379)
+	raw := p.String("url", "")
+	if raw != "" {
+		if o, err = parseURL(goredis.ParseClusterURL, raw); err != nil {
+			return nil, err
 		}
 		fromURL = inspectURL(raw)
 	}
 	o.Addrs = append(o.Addrs, nodes...)
 	if len(o.Addrs) == 0 { // seed from host and port
-		host := s.str("host", "localhost")
-		port := s.integer("port", 6379)
-		o.Addrs = []string{net.JoinHostPort(host, strconv.Itoa(port))}
+		o.Addrs = []string{s.hostPort()}
 	} else {
 		s.has("host")
 		s.has("port")
 	}
 	if s.has("db") && s.integer("db", 0) != 0 {
-		return nil, invalid(f, "db", s.integer("db", 0), "a cluster has database 0 only")
+		p, n := s.lookup("db")
+		p.Reject(n, "0: a cluster has database 0 only")
 	}
-	s.apply(clusterFields(o), fromURL)
-	if s.err != nil {
-		return nil, s.err
+	if err := s.apply(clusterFields(o), fromURL, raw); err != nil {
+		return nil, err
 	}
 	return o, s.kw.Err()
 }
 
-func sentinelOptions(f flavor, args dogpile.Arguments, p *dogpile.ArgParser) (*goredis.FailoverOptions, error) {
+func sentinelOptions(f flavor, args driver.Arguments, p *driver.ArgParser) (*goredis.FailoverOptions, error) {
 	s, err := newSettings(f, args, p)
 	if err != nil {
 		return nil, err
@@ -539,47 +671,47 @@ func sentinelOptions(f flavor, args dogpile.Arguments, p *dogpile.ArgParser) (*g
 	p.Ignore("host", "port") // dogpile.cache's sentinel backend ignores them too
 	var fromURL urlInfo
 	o := &goredis.FailoverOptions{}
-	sentinels, err := addresses(f, p, "sentinels", DefaultSentinelPort)
-	if err != nil {
-		return nil, err
-	}
-	if raw := p.String("url", ""); raw != "" {
-		if o, err = goredis.ParseFailoverURL(raw); err != nil {
-			return nil, invalid(f, "url", redactURL(raw), err.Error())
+	sentinels := addresses(p, "sentinels", DefaultSentinelPort)
+	raw := p.String("url", "")
+	if raw != "" {
+		if o, err = parseURL(goredis.ParseFailoverURL, raw); err != nil {
+			return nil, err
 		}
 		// The URL's user info is the sentinels' (go-redis's reading);
 		// the master's credentials come from the arguments.
 		fromURL = urlInfo{db: inspectURL(raw).db}
 	}
 	o.SentinelAddrs = append(o.SentinelAddrs, sentinels...)
-	if len(o.SentinelAddrs) == 0 {
-		return nil, fmt.Errorf("%w: %s: argument \"sentinels\" is required", dogpile.ErrInvalidArgument, f.name)
+	if len(o.SentinelAddrs) == 0 && !p.Has("sentinels") {
+		return nil, fmt.Errorf("%w: argument \"sentinels\" is required", driver.ErrInvalidArgument)
 	}
 	if o.MasterName == "" || p.Has("service_name") {
 		o.MasterName = p.String("service_name", "mymaster")
 	}
-	s.apply(failoverFields(o), fromURL)
-	if s.err != nil {
-		return nil, s.err
+	if err := s.apply(failoverFields(o), fromURL, raw); err != nil {
+		return nil, err
 	}
 
 	// The sentinels' credentials: sentinel_kwargs, else the master's, as
 	// dogpile.cache copies them into both.
-	skw, err := subArguments(f, args, p, "sentinel_kwargs")
+	skw, err := subArguments(args, p, sentinelKwArg)
 	if err != nil {
 		return nil, err
 	}
-	sp := skw.Parser(f.name + " sentinel_kwargs")
+	sp := skw.Parser(f.name)
+	const userArg, passwordArg = sentinelKwArg + ".username", sentinelKwArg + ".password"
 	if o.SentinelUsername == "" && o.SentinelPassword == "" {
-		o.SentinelUsername = sp.String("username", o.Username)
-		o.SentinelPassword = sp.String("password", o.Password)
+		o.SentinelUsername = sp.String(userArg, o.Username)
+		o.SentinelPassword = sp.String(passwordArg, o.Password)
 	} else {
-		sp.Has("username")
-		sp.Has("password")
+		sp.Has(userArg)
+		sp.Has(passwordArg)
 	}
 	// go-redis uses the master's timeouts and database for the sentinels.
-	sp.Ignore("db", "socket_timeout", "socket_connect_timeout", "socket_keepalive",
-		"socket_keepalive_options", "ssl", "encoding", "decode_responses")
+	for _, name := range []string{"db", "socket_timeout", "socket_connect_timeout", "socket_keepalive",
+		"socket_keepalive_options", "ssl", "encoding", "decode_responses"} {
+		sp.Ignore(sentinelKwArg + "." + name)
+	}
 	if err := sp.Err(); err != nil {
 		return nil, err
 	}
@@ -588,14 +720,16 @@ func sentinelOptions(f flavor, args dogpile.Arguments, p *dogpile.ArgParser) (*g
 
 // addresses reads a list of servers: "host:port" strings (a list, or one
 // string separated by commas), [host, port] pairs, or {"host": ..,
-// "port": ..} maps. A host without a port gets defPort.
-func addresses(f flavor, p *dogpile.ArgParser, name string, defPort int) ([]string, error) {
+// "port": ..} maps. A host without a port gets defPort. A bad list is
+// reported through p.
+func addresses(p *driver.ArgParser, name string, defPort int) []string {
 	v, ok := p.Value(name)
 	if !ok {
-		return nil, nil
+		return nil
 	}
-	bad := func() error {
-		return invalid(f, name, v, `want "host:port" strings, [host, port] pairs or {"host": .., "port": ..} maps`)
+	bad := func() []string {
+		p.Reject(name, `"host:port" strings, [host, port] pairs or {"host": .., "port": ..} maps`)
+		return nil
 	}
 	var elems []any
 	switch l := v.(type) {
@@ -624,7 +758,7 @@ func addresses(f flavor, p *dogpile.ArgParser, name string, defPort int) ([]stri
 	case []any:
 		elems = l
 	default:
-		return nil, bad()
+		return bad()
 	}
 	out := make([]string, 0, len(elems))
 	for _, e := range elems {
@@ -638,12 +772,12 @@ func addresses(f flavor, p *dogpile.ArgParser, name string, defPort int) ([]stri
 			host, port = h, pt
 		case []any:
 			if len(x) != 2 {
-				return nil, bad()
+				return bad()
 			}
 			host, port = scalar(x[0]), scalar(x[1])
 		case []string:
 			if len(x) != 2 {
-				return nil, bad()
+				return bad()
 			}
 			host, port = x[0], x[1]
 		case map[string]any:
@@ -652,17 +786,17 @@ func addresses(f flavor, p *dogpile.ArgParser, name string, defPort int) ([]stri
 				port = strconv.Itoa(defPort)
 			}
 		default:
-			return nil, bad()
+			return bad()
 		}
 		if n, err := strconv.Atoi(port); host == "" || err != nil || n <= 0 || n > 65535 {
-			return nil, bad()
+			return bad()
 		}
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	if len(out) == 0 {
-		return nil, bad()
+		return bad()
 	}
-	return slices.Compact(out), nil
+	return slices.Compact(out)
 }
 
 // scalar renders a host or a port given as a string or a number.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,42 +14,120 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// DefaultTTLFactor is the server-side time to live of an entry, as a
-// multiple of the region's expiration time, when redis_expiration_time
-// (valkey_expiration_time) is not given: an expired value stays readable
-// for as long again, so that callers are served it while one of them
-// regenerates it. A region without an expiration time sets no TTL.
-const DefaultTTLFactor = 2
+// Server-side time to live.
+const (
+	// DefaultTTLFactor is the server-side time to live of an entry, as a
+	// multiple of the region's expiration time, when Options.ServerTTL is
+	// zero: an expired value stays readable for as long again, so that
+	// callers are served it while one of them regenerates it.
+	DefaultTTLFactor = 2
+	// NoServerTTL, as Options.ServerTTL, makes writes give entries no
+	// time to live: they stay on the server until it evicts them.
+	NoServerTTL time.Duration = -1
+)
 
-// Backend is a dogpile.BytesBackend on a Redis (or Valkey) server, a
-// Sentinel-managed master or a Redis Cluster. It is a dogpile.Locker
-// whose Mutex returns a distributed lock when distributed_lock is true (and
-// nil otherwise, leaving regions their in-process lock), a
-// dogpile.ExpirationAware and an io.Closer. A Backend is safe for
-// concurrent use.
+// Options are the settings of a Backend that New takes. The zero Options
+// are a backend without the distributed lock whose entries live on the
+// server for twice the region's expiration time.
+type Options struct {
+	// ServerTTL is the time to live writes give entries on the server
+	// (dogpile.cache's redis_expiration_time). Zero, the default, derives
+	// it from the region: DefaultTTLFactor times the region's expiration
+	// time, and none for a region whose values never expire. NoServerTTL
+	// sets none. A fixed ServerTTL is at least a millisecond, the
+	// server's resolution; other negative durations are errors.
+	ServerTTL time.Duration
+
+	// DistributedLock makes Mutex return a lock shared by every process
+	// using the server (distributed_lock). Without it Mutex returns nil
+	// and regions use their in-process lock alone.
+	DistributedLock bool
+
+	// LockPrefix is put in front of a key to name its lock (lock_prefix):
+	// the lock of "k1" is "_lockk1". Empty means DefaultLockPrefix;
+	// otherwise it must match ^[\w\-\.\:]{2,10}$, as in dogpile.cache.
+	LockPrefix string
+
+	// LockTimeout is the lock's time to live (lock_timeout), so that a
+	// holder that dies frees its key. Zero means DefaultLockTimeout;
+	// otherwise at least a millisecond.
+	LockTimeout time.Duration
+
+	// LockSleep is the first pause of a waiting Acquire between two
+	// attempts (lock_sleep); pauses double up to MaxLockSleep (or
+	// LockSleep when longer), with jitter. Zero means DefaultLockSleep;
+	// otherwise at least a millisecond.
+	LockSleep time.Duration
+
+	// LockNonBlocking makes a waiting Acquire make a single attempt and
+	// fail with an error wrapping driver.ErrLockTimeout when the lock is
+	// held (dogpile.cache's lock_blocking false). A region then returns
+	// that error to callers that found no value to serve.
+	LockNonBlocking bool
+
+	// LockBlockingTimeout bounds how long a waiting Acquire tries before
+	// it fails with an error wrapping driver.ErrLockTimeout
+	// (lock_blocking_timeout). Zero means LockTimeout plus one polling
+	// pause, the longer of MaxLockSleep and LockSleep: by then a held lock
+	// has expired and the waiter has tried once more. It must be zero
+	// with LockNonBlocking, which makes one attempt only.
+	LockBlockingTimeout time.Duration
+}
+
+// lockPrefixPattern is dogpile.cache's check of lock_prefix; \w there is
+// Unicode-aware.
+var lockPrefixPattern = regexp.MustCompile(`^[\p{L}\p{N}_\-.:]{2,10}$`)
+
+// validate reports the first field New cannot take.
+func (o Options) validate() error {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("%w: Options.%s is %v, want %s", driver.ErrInvalidArgument, field, v, want)
+	}
+	switch {
+	case o.ServerTTL < 0 && o.ServerTTL != NoServerTTL || o.ServerTTL > 0 && o.ServerTTL < time.Millisecond:
+		return bad("ServerTTL", o.ServerTTL, "at least 1ms, 0 to derive it from the region, or NoServerTTL")
+	case o.LockPrefix != "" && !lockPrefixPattern.MatchString(o.LockPrefix):
+		return bad("LockPrefix", fmt.Sprintf("%q", o.LockPrefix), `a match of ^[\w\-\.\:]{2,10}$, or "" for DefaultLockPrefix`)
+	case o.LockTimeout < 0 || o.LockTimeout > 0 && o.LockTimeout < time.Millisecond:
+		return bad("LockTimeout", o.LockTimeout, "at least 1ms, or 0 for DefaultLockTimeout")
+	case o.LockSleep < 0 || o.LockSleep > 0 && o.LockSleep < time.Millisecond:
+		return bad("LockSleep", o.LockSleep, "at least 1ms, or 0 for DefaultLockSleep")
+	case o.LockBlockingTimeout < 0:
+		return bad("LockBlockingTimeout", o.LockBlockingTimeout, "a positive duration, or 0 for the default")
+	case o.LockNonBlocking && o.LockBlockingTimeout != 0:
+		return bad("LockBlockingTimeout", o.LockBlockingTimeout, "0 with LockNonBlocking, which makes a single attempt")
+	}
+	return nil
+}
+
+// Backend is a driver.BytesBackend on a go-redis client: a standalone
+// server, a Sentinel-managed master, a Redis Cluster or a Ring. It is a
+// driver.Locker whose Mutex returns a distributed lock with
+// Options.DistributedLock (and nil otherwise, leaving regions their
+// in-process lock), a driver.ExpirationAware and an io.Closer. A Backend
+// is safe for concurrent use.
 type Backend struct {
-	name   string
 	client goredis.UniversalClient
-	owned  bool // the Backend built the client and closes it
+	owned  bool // built by a factory from Arguments, which closes it
 	mode   mode
 
 	ttl      atomic.Int64 // server-side TTL in nanoseconds; 0: none
-	fixedTTL bool         // redis_expiration_time was given
+	fixedTTL bool         // Options.ServerTTL is not derived from the region
 
-	lock *lockConfig // nil without distributed_lock
+	lock *lockConfig // nil without the distributed lock
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var (
-	_ dogpile.BytesBackend    = (*Backend)(nil)
-	_ dogpile.Locker          = (*Backend)(nil)
-	_ dogpile.ExpirationAware = (*Backend)(nil)
-	_ io.Closer               = (*Backend)(nil)
+	_ driver.BytesBackend    = (*Backend)(nil)
+	_ driver.Locker          = (*Backend)(nil)
+	_ driver.ExpirationAware = (*Backend)(nil)
+	_ io.Closer              = (*Backend)(nil)
 )
 
 // mode is how multi-key calls reach the servers.
@@ -65,67 +144,71 @@ const (
 	perKey
 )
 
-// New returns a backend for a standalone server, built from arguments of
-// dogpile.cache.redis (see the package documentation).
-func New(args dogpile.Arguments) (*Backend, error) { return Open(Name, args) }
-
-// NewSentinel returns a backend for the master that Redis Sentinel names,
-// built from arguments of dogpile.cache.redis_sentinel.
-func NewSentinel(args dogpile.Arguments) (*Backend, error) { return Open(SentinelName, args) }
-
-// NewCluster returns a backend for a Redis Cluster, built from arguments
-// of dogpile.cache.redis_cluster.
-func NewCluster(args dogpile.Arguments) (*Backend, error) { return Open(ClusterName, args) }
-
-// Open returns the backend registered under name, one of the six names
-// this package registers, built from args.
-func Open(name string, args dogpile.Arguments) (*Backend, error) {
-	f, ok := flavors[name]
-	if !ok {
-		return nil, fmt.Errorf("dogpile/redis: %w %q: not one of this package's names", dogpile.ErrUnknownBackend, name)
-	}
-	cfg, err := parseArguments(f, args)
+// New returns a backend on client, built by the caller: goredis.NewClient
+// for a standalone server, goredis.NewFailoverClient for the master a
+// Sentinel names, goredis.NewClusterClient for a Redis Cluster, or
+// goredis.NewRing. The backend uses client as it is and never closes it.
+// Options that cannot be taken are an error wrapping
+// driver.ErrInvalidArgument that names the field.
+func New(client goredis.UniversalClient, opts Options) (*Backend, error) {
+	b, err := newBackend(client, opts)
 	if err != nil {
-		return nil, fmt.Errorf("dogpile/redis: %w", err)
-	}
-	b := &Backend{name: name, lock: cfg.lock, fixedTTL: cfg.ttlSet}
-	b.ttl.Store(int64(cfg.ttl))
-	switch {
-	case cfg.client != nil:
-		b.client = cfg.client
-		switch cfg.client.(type) {
-		case *goredis.Client:
-			b.mode = direct
-		case *goredis.ClusterClient:
-			b.mode = slotted
-		default:
-			b.mode = perKey
-		}
-	case cfg.cluster != nil:
-		b.client, b.owned, b.mode = goredis.NewClusterClient(cfg.cluster), true, slotted
-	case cfg.failover != nil:
-		b.client, b.owned, b.mode = goredis.NewFailoverClient(cfg.failover), true, direct
-	default:
-		b.client, b.owned, b.mode = goredis.NewClient(cfg.options), true, direct
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	return b, nil
 }
 
-// Client returns the go-redis client the backend uses: the one it built,
-// or the one given as the client argument.
-func (b *Backend) Client() goredis.UniversalClient { return b.client }
+// newBackend is New without the package's prefix on errors, for the
+// factories, whose errors driver.Open names.
+func newBackend(client goredis.UniversalClient, opts Options) (*Backend, error) {
+	if isNil(client) {
+		return nil, fmt.Errorf("%w: nil client", driver.ErrInvalidArgument)
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	b := &Backend{client: client, fixedTTL: opts.ServerTTL != 0}
+	switch client.(type) {
+	case *goredis.Client:
+		b.mode = direct
+	case *goredis.ClusterClient:
+		b.mode = slotted
+	default:
+		b.mode = perKey
+	}
+	if opts.ServerTTL > 0 {
+		b.ttl.Store(int64(opts.ServerTTL))
+	}
+	if opts.DistributedLock {
+		b.lock = newLockConfig(opts)
+	}
+	return b, nil
+}
 
-// BackendName returns the name the backend was opened as, such as
-// "dogpile.cache.redis".
-func (b *Backend) BackendName() string { return b.name }
+// isNil reports a nil client, also a nil pointer of go-redis's client
+// types in the interface.
+func isNil(c goredis.UniversalClient) bool {
+	switch c := c.(type) {
+	case nil:
+		return true
+	case *goredis.Client:
+		return c == nil
+	case *goredis.ClusterClient:
+		return c == nil
+	case *goredis.Ring:
+		return c == nil
+	}
+	return false
+}
 
-// ServerTTL returns the time to live that writes give entries now: the
-// redis_expiration_time argument when it was given, otherwise
-// DefaultTTLFactor times the region's expiration time; zero for none.
+// ServerTTL returns the time to live that writes give entries now:
+// Options.ServerTTL when it is fixed, otherwise DefaultTTLFactor times the
+// expiration time of the region last configured with the backend; zero
+// for none.
 func (b *Backend) ServerTTL() time.Duration { return time.Duration(b.ttl.Load()) }
 
 // SetRegionExpiration derives the server-side TTL from the region's
-// expiration time d (zero: never), unless redis_expiration_time was given.
+// expiration time d (zero: never), unless Options.ServerTTL is fixed.
 // Regions call it when they are configured; when one Backend serves
 // several regions, the last one configured decides.
 func (b *Backend) SetRegionExpiration(d time.Duration) {
@@ -138,19 +221,19 @@ func (b *Backend) SetRegionExpiration(d time.Duration) {
 		if d <= math.MaxInt64/DefaultTTLFactor {
 			ttl = d * DefaultTTLFactor
 		}
-		ttl = max(ttl, time.Millisecond) // PX takes whole milliseconds
+		ttl = max(ttl, time.Millisecond) // the server's resolution
 	}
 	b.ttl.Store(int64(ttl))
 }
 
-// Close closes the client the backend built from its arguments. A client
-// given as the client argument belongs to the caller and stays open.
-// Close is safe to call more than once.
+// Close closes the client when the backend was opened by name, which
+// built it; a backend from New leaves its client to the caller, and
+// Close does nothing. Close is safe to call more than once.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		if b.owned {
 			if err := b.client.Close(); err != nil {
-				b.closeErr = fmt.Errorf("dogpile/redis: close: %w", err)
+				b.closeErr = fmt.Errorf("close: %w", err)
 			}
 		}
 	})
@@ -164,7 +247,7 @@ func (b *Backend) GetBytes(ctx context.Context, key string) ([]byte, bool, error
 		if err == goredis.Nil {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("dogpile/redis: GET: %w", err)
+		return nil, false, fmt.Errorf("GET: %w", err)
 	}
 	if v == nil {
 		v = []byte{} // an empty entry is still an entry
@@ -183,10 +266,10 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 	if b.mode == direct {
 		vals, err := b.client.MGet(ctx, keys...).Result()
 		if err != nil {
-			return nil, fmt.Errorf("dogpile/redis: MGET: %w", err)
+			return nil, fmt.Errorf("MGET: %w", err)
 		}
 		if len(vals) != len(keys) {
-			return nil, fmt.Errorf("dogpile/redis: MGET of %d keys returned %d values", len(keys), len(vals))
+			return nil, fmt.Errorf("MGET of %d keys returned %d values", len(keys), len(vals))
 		}
 		for i, v := range vals {
 			out[i] = entry(v)
@@ -215,7 +298,7 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 		cmds = append(cmds, p)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("dogpile/redis: MGET: %w", err)
+		return nil, fmt.Errorf("MGET: %w", err)
 	}
 	for _, p := range cmds {
 		if p.get != nil {
@@ -223,7 +306,7 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 			switch {
 			case err == goredis.Nil:
 			case err != nil:
-				return nil, fmt.Errorf("dogpile/redis: GET: %w", err)
+				return nil, fmt.Errorf("GET: %w", err)
 			default:
 				out[p.idx[0]] = bytesOf(v)
 			}
@@ -231,10 +314,10 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 		}
 		vals, err := p.mget.Result()
 		if err != nil {
-			return nil, fmt.Errorf("dogpile/redis: MGET: %w", err)
+			return nil, fmt.Errorf("MGET: %w", err)
 		}
 		if len(vals) != len(p.idx) {
-			return nil, fmt.Errorf("dogpile/redis: MGET of %d keys returned %d values", len(p.idx), len(vals))
+			return nil, fmt.Errorf("MGET of %d keys returned %d values", len(p.idx), len(vals))
 		}
 		for j, i := range p.idx {
 			out[i] = entry(vals[j])
@@ -266,7 +349,7 @@ func bytesOf(s string) []byte {
 // SetBytes stores value under key: SET key value [PX ttl].
 func (b *Backend) SetBytes(ctx context.Context, key string, value []byte) error {
 	if err := b.client.Process(ctx, setCmd(ctx, key, value, b.ServerTTL())); err != nil {
-		return fmt.Errorf("dogpile/redis: SET: %w", err)
+		return fmt.Errorf("SET: %w", err)
 	}
 	return nil
 }
@@ -279,7 +362,7 @@ func setCmd(ctx context.Context, key string, value []byte, ttl time.Duration) *g
 	return goredis.NewStatusCmd(ctx, "set", key, value)
 }
 
-// ttlMillis is d in whole milliseconds, at least 1.
+// ttlMillis is d in whole milliseconds, rounded up, at least 1.
 func ttlMillis(d time.Duration) int64 {
 	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
 }
@@ -287,14 +370,14 @@ func ttlMillis(d time.Duration) int64 {
 // SetBytesMulti stores every item in one round trip: MSET without a
 // server-side TTL, pipelined SET ... PX with one; on a cluster, grouped by
 // hash slot, one round trip per node.
-func (b *Backend) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) error {
+func (b *Backend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	if len(items) == 0 {
 		return nil
 	}
 	ttl := b.ServerTTL()
 	if b.mode == direct && ttl == 0 {
 		if err := b.client.Process(ctx, msetCmd(ctx, items, nil)); err != nil {
-			return fmt.Errorf("dogpile/redis: MSET: %w", err)
+			return fmt.Errorf("MSET: %w", err)
 		}
 		return nil
 	}
@@ -318,13 +401,13 @@ func (b *Backend) SetBytesMulti(ctx context.Context, items []dogpile.BytesItem) 
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("dogpile/redis: SET: %w", err)
+		return fmt.Errorf("SET: %w", err)
 	}
 	return nil
 }
 
 // msetCmd is MSET of items, or of the items at idx when idx is not nil.
-func msetCmd(ctx context.Context, items []dogpile.BytesItem, idx []int) *goredis.StatusCmd {
+func msetCmd(ctx context.Context, items []driver.BytesItem, idx []int) *goredis.StatusCmd {
 	n := len(items)
 	if idx != nil {
 		n = len(idx)
@@ -346,7 +429,7 @@ func msetCmd(ctx context.Context, items []dogpile.BytesItem, idx []int) *goredis
 // Delete removes key: one DEL.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := b.client.Del(ctx, key).Err(); err != nil {
-		return fmt.Errorf("dogpile/redis: DEL: %w", err)
+		return fmt.Errorf("DEL: %w", err)
 	}
 	return nil
 }
@@ -359,7 +442,7 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	}
 	if b.mode == direct {
 		if err := b.client.Del(ctx, keys...).Err(); err != nil {
-			return fmt.Errorf("dogpile/redis: DEL: %w", err)
+			return fmt.Errorf("DEL: %w", err)
 		}
 		return nil
 	}
@@ -372,7 +455,7 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 		pipe.Del(ctx, group...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("dogpile/redis: DEL: %w", err)
+		return fmt.Errorf("DEL: %w", err)
 	}
 	return nil
 }

@@ -16,18 +16,37 @@
 //
 //	err := region.Configure("dogpile.cache.redis", dogpile.Config{
 //		ExpirationTime: 10 * time.Minute,
-//		Arguments: dogpile.Arguments{
+//		Arguments: map[string]any{
 //			"url":              "redis://cache.internal:6379/0",
 //			"distributed_lock": true,
 //		},
 //	})
 //
-// New, NewSentinel, NewCluster and Open build a *Backend directly, for
-// Region.ConfigureBackend.
+// A backend opened by name builds its go-redis client from the arguments
+// described below, and closes it when its region is closed.
+//
+// # Typed construction
+//
+// From Go code, build the go-redis client (goredis.NewClient,
+// NewFailoverClient, NewClusterClient or NewRing) and give it to New with
+// Options, for Region.ConfigureBackend:
+//
+//	client := goredis.NewClient(&goredis.Options{Addr: "cache.internal:6379"})
+//	defer client.Close()
+//	b, err := redis.New(client, redis.Options{DistributedLock: true})
+//	...
+//	err = region.ConfigureBackend(b, dogpile.Config{ExpirationTime: 10 * time.Minute})
+//
+// The backend uses the client as it is and never closes it. Options hold
+// what the arguments say about the backend rather than the connection
+// (redis_expiration_time, distributed_lock and the lock_* arguments). Zero
+// values take the defaults; values New cannot take are an error wrapping
+// driver.ErrInvalidArgument that names the field, never corrected
+// silently.
 //
 // # Entries
 //
-// The backend is a dogpile.BytesBackend: it stores the bytes the region
+// The backend is a driver.BytesBackend: it stores the bytes the region
 // writes, dogpile.cache's own format ({"ct": ..., "v": 2}|payload), so Go
 // and Python processes configured with a JSON serializer share entries. A
 // hit is one GET; GetMulti is one MGET; SetMulti is one MSET, or one
@@ -35,7 +54,7 @@
 // one DEL. On a cluster, where a multi-key command's keys must share a hash
 // slot, multi calls are grouped by slot (see HashSlot) and pipelined: one
 // round trip per node, in parallel. Clients that shard keys themselves (a
-// Ring given as the client argument) get one command per key, pipelined.
+// Ring) get one command per key, pipelined.
 //
 // # Server-side expiry
 //
@@ -43,42 +62,50 @@
 // also drops entries after a time to live, so that entries nobody reads
 // again do not stay for ever (dogpile.cache issue #230):
 //
-//   - redis_expiration_time (valkey_expiration_time), in seconds, when
-//     given; 0 sets no TTL.
-//   - Otherwise DefaultTTLFactor (2) times the region's expiration time:
-//     an expired value stays readable for as long again, so that callers
-//     are served it while one of them regenerates it. A region without an
-//     expiration time sets no TTL. Values stored with a longer per-call
-//     expiration than the region's, or with dogpile.NoExpiration, may then
-//     leave the server early (a miss, and a new creation): give such
-//     regions a redis_expiration_time.
+//   - Options.ServerTTL, or redis_expiration_time (valkey_expiration_time)
+//     in seconds, when given: at least a millisecond, the server's
+//     resolution. NoServerTTL, or redis_expiration_time 0 as in
+//     dogpile.cache, sets none.
+//   - Otherwise (ServerTTL zero, the argument absent) DefaultTTLFactor (2)
+//     times the region's expiration time: an expired value stays readable
+//     for as long again, so that callers are served it while one of them
+//     regenerates it. A region without an expiration time sets no TTL.
+//     Values stored with a longer per-call expiration than the region's,
+//     or with dogpile.NoExpiration, may then leave the server early (a
+//     miss, and a new creation): give such regions a fixed ServerTTL.
 //
 // # The distributed lock
 //
-// With distributed_lock true (the default of the sentinel names, as in
-// Python), Mutex returns a lock shared by every process using the server,
-// so that one process in all regenerates a key. The lock of key k is the
-// key lock_prefix+k ("_lockk"), taken with SET NX PX and a random token,
-// and released by a script that deletes it only while it holds the
-// caller's token; this is what Python's redis-py Lock does, so Go and
-// Python processes exclude each other. Unlike dogpile.cache:
+// With Options.DistributedLock, or distributed_lock true (the default of
+// the sentinel names, as in Python), Mutex returns a lock shared by every
+// process using the server, so that one process in all regenerates a key.
+// The lock of key k is the key LockPrefix+k ("_lockk"), taken with SET NX
+// PX and a random token, and released by a script that deletes it only
+// while it holds the caller's token; this is what Python's redis-py Lock
+// does, so Go and Python processes exclude each other. Unlike
+// dogpile.cache:
 //
 //   - every lock has a time to live, DefaultLockTimeout (30 s) when
-//     lock_timeout is not given, so a killed holder frees the key;
+//     LockTimeout is zero (lock_timeout absent or 0), so a killed holder
+//     frees the key;
 //   - a waiting Acquire polls with jittered exponential backoff from
-//     lock_sleep up to MaxLockSleep, stops when the caller's context ends,
-//     and gives up with ErrLockTimeout after lock_blocking_timeout
-//     (by default lock_timeout plus one polling pause: by then a held
-//     lock has expired and the waiter has tried once more);
+//     LockSleep up to MaxLockSleep, stops when the caller's context ends,
+//     and gives up with an error wrapping driver.ErrLockTimeout after
+//     LockBlockingTimeout (by default LockTimeout plus one polling pause:
+//     by then a held lock has expired and the waiter has tried once
+//     more); with LockNonBlocking (lock_blocking false, or
+//     lock_blocking_timeout 0 as in redis-py) it makes a single attempt;
 //   - a lock that expired before its holder released it is reported with
-//     dogpile.ErrLockLost, which regions log; the created value is kept.
+//     an error wrapping driver.ErrLockLost, which regions log; the
+//     created value is kept.
 //
 // # Arguments
 //
 // The names are dogpile.cache 1.5's; numbers of seconds may be ints,
-// floats, numeric strings or time.Durations, as dogpile.Arguments reads
-// them. An argument nobody knows is an error; arguments that mean something
-// to Python only (thread_local_lock, connection_pool,
+// floats, numeric strings or time.Durations, as driver.ArgParser reads
+// them. An argument nobody knows, or a value out of range, is an error
+// wrapping driver.ErrInvalidArgument that names it; arguments that mean
+// something to Python only (thread_local_lock, connection_pool,
 // socket_keepalive_options) are accepted and logged once.
 //
 //	argument                 default               meaning
@@ -96,28 +123,33 @@
 //	socket_keepalive         true                  TCP keep-alive; false turns it off
 //	connection_kwargs        {}                    redis-py connection arguments, below; a map, a JSON object in a string,
 //	                                               or "connection_kwargs.<name>" arguments
-//	redis_expiration_time    2 × region's expiry   server-side TTL in seconds; 0: none (valkey_expiration_time for Valkey)
-//	distributed_lock         false (sentinel: true) use the distributed lock
-//	lock_timeout             30 s                  the lock's TTL (DefaultLockTimeout)
-//	lock_sleep               0.1 s                 first pause of a waiting Acquire (DefaultLockSleep), doubling to 1 s
-//	lock_blocking            true                  false: a waiting Acquire makes one attempt, then fails with ErrLockTimeout
-//	lock_blocking_timeout    lock_timeout + 1 s    how long a waiting Acquire tries before ErrLockTimeout
+//	redis_expiration_time    2 × region's expiry   server-side TTL in seconds, at least 0.001; 0: none
+//	                                               (valkey_expiration_time for Valkey; Options.ServerTTL)
+//	distributed_lock         false (sentinel: true) use the distributed lock (Options.DistributedLock)
+//	lock_timeout             30 s                  the lock's TTL (DefaultLockTimeout); 0: the default
+//	lock_sleep               0.1 s                 first pause of a waiting Acquire (DefaultLockSleep), doubling to 1 s;
+//	                                               at least 0.001
+//	lock_blocking            true                  false: a waiting Acquire makes one attempt, then fails with
+//	                                               driver.ErrLockTimeout (Options.LockNonBlocking)
+//	lock_blocking_timeout    lock_timeout + 1 s    how long a waiting Acquire tries before driver.ErrLockTimeout;
+//	                                               0: one attempt, as lock_blocking false
 //	lock_prefix              "_lock"               lock key prefix; must match ^[\w\-\.\:]{2,10}$
 //	sentinels                required (sentinel)   "host:port" strings, [host, port] pairs or "h1:p1, h2:p2"; port 26379 by default
 //	service_name             "mymaster"            the master's name at the sentinels
 //	sentinel_kwargs          {}                    the sentinels' username and password (default: the master's, as in Python)
 //	startup_nodes            host:port (cluster)   "host:port" strings or {"host": .., "port": ..} maps
-//	client                   none                  Go only: a redis.UniversalClient used as it is (and not closed by
-//	                                               Close); the connection arguments are then an error
+//	client                   none                  Go only: a goredis.UniversalClient used as it is (and not closed
+//	                                               with the region); the connection arguments are then an error
 //
 // Arguments given at the top level win over connection_kwargs, which take
 // the top-level connection names and these:
 //
 //	client_name                     CLIENT SETNAME on every connection
 //	max_connections                 the pool's hard cap (PoolSize and MaxActiveConns)
-//	pool_size, min_idle_conns,      go-redis's pool options
-//	max_idle_conns, max_active_conns,
-//	pool_timeout, conn_max_idle_time,
+//	pool_size, min_idle_conns,      go-redis's pool counts, from 0 to MaxPoolSize (10000); 0: go-redis's default
+//	max_idle_conns, max_active_conns
+//	pool_timeout,                   go-redis's pool durations in seconds, not negative; 0: go-redis's default
+//	conn_max_idle_time,
 //	conn_max_lifetime
 //	max_retries                     retries of a command after a network error (DefaultMaxRetries: 1; -1: none)
 //	protocol                        RESP version, 2 or 3 (default 3)
@@ -130,7 +162,12 @@
 // redis-py's encoding, encoding_errors, decode_responses, retry,
 // retry_on_timeout, retry_on_error, health_check_interval,
 // single_connection_client, lib_name and lib_version are accepted and
-// ignored; any other name is an error.
+// ignored; any other name is an error. Errors name the entries of
+// connection_kwargs and sentinel_kwargs in full,
+// "connection_kwargs.pool_size". The pool counts of a URL's query
+// (pool_size, min_idle_conns, max_idle_conns, max_active_conns,
+// max_concurrent_dials, pipeline_pool_size) are held to the same range,
+// where go-redis would panic building its pools.
 //
 // Unlike dogpile.cache, the cluster names honour the socket arguments
 // (Python's ignore them), and the sentinel names read and write through the
@@ -138,12 +175,17 @@
 //
 // # Failures
 //
-// Errors are prefixed "dogpile/redis:" and wrap go-redis's (and
-// dogpile.ErrInvalidArgument for bad arguments). A server that refuses
-// connections fails an operation at once; one that does not answer fails
-// it within the socket timeouts, retried DefaultMaxRetries times. The
-// caller's context deadline bounds every command too. With
-// dogpile.WithFailOpen, a region serves the creator's values while the
-// server is away, and uses it again as soon as it is back: the client
-// reconnects on its own.
+// A configuration error of a registered name reads, through a region,
+//
+//	dogpile: region "r": configure: dogpile.cache.redis: invalid argument: argument "connection_kwargs.pool_size" is int -1, want a count from 0 to 10000 (MaxPoolSize)
+//
+// New's errors begin "redis: " and name the Options field. The errors of
+// commands wrap go-redis's with the command that failed ("GET: ...",
+// "lock "_lockk": SET NX: ..."), and a region puts "backend <name>: " in
+// front of them. A server that refuses connections fails an operation at
+// once; one that does not answer fails it within the socket timeouts,
+// retried DefaultMaxRetries times. The caller's context deadline bounds
+// every command too. With dogpile.WithFailOpen, a region serves the
+// creator's values while the server is away, and uses it again as soon as
+// it is back: the client reconnects on its own.
 package redis

@@ -10,37 +10,70 @@ import (
 
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/redis"
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/pyconfig"
 )
 
-// Building a backend from dogpile.cache's arguments does not connect yet,
-// so its settings can be inspected at once.
+// The caller builds the go-redis client, owns it and closes it; the
+// backend only uses it. Neither connects before the first command, so
+// this example runs without a server.
 func ExampleNew() {
-	b, err := redis.New(dogpile.Arguments{
-		"url":              "redis://cache.internal:6380/2",
-		"socket_timeout":   0.5,
-		"distributed_lock": true,
-		"lock_prefix":      "_lok.",
+	client := goredis.NewClient(&goredis.Options{Addr: "cache.internal:6379", DB: 2})
+	defer client.Close()
+
+	b, err := redis.New(client, redis.Options{
+		DistributedLock: true,
+		LockTimeout:     5 * time.Second,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer b.Close()
+	users := dogpile.NewRegion(dogpile.WithName("users"))
+	if err := users.ConfigureBackend(b, dogpile.Config{ExpirationTime: 10 * time.Minute}); err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close() // leaves client open
 
-	opts := b.Client().(*goredis.Client).Options()
-	fmt.Println(opts.Addr, opts.DB, opts.ReadTimeout)
-	fmt.Println(b.LockKey("user:7"))
-
-	// A region with a ten-minute expiration gives entries a server-side
-	// TTL twice as long.
-	b.SetRegionExpiration(10 * time.Minute)
+	// Entries get a server-side TTL of twice the region's expiration.
 	fmt.Println(b.ServerTTL())
 	// Output:
-	// cache.internal:6380 2 500ms
-	// _lok.user:7
 	// 20m0s
 }
 
-// The same configuration file serves Python and Go processes.
+// Options.ServerTTL fixes the server-side TTL, or turns it off with
+// NoServerTTL; the region's expiration time then does not change it.
+func ExampleOptions_serverTTL() {
+	client := goredis.NewClient(&goredis.Options{Addr: "localhost:6379"})
+	defer client.Close()
+
+	for _, ttl := range []time.Duration{0, time.Hour, redis.NoServerTTL} {
+		b, err := redis.New(client, redis.Options{ServerTTL: ttl})
+		if err != nil {
+			log.Fatal(err)
+		}
+		b.SetRegionExpiration(5 * time.Minute) // what a region does when it is configured
+		fmt.Println(b.ServerTTL())
+	}
+	// Output:
+	// 10m0s
+	// 1h0m0s
+	// 0s
+}
+
+// Options New cannot take are errors naming the field.
+func ExampleOptions_invalid() {
+	client := goredis.NewClient(&goredis.Options{Addr: "localhost:6379"})
+	defer client.Close()
+
+	_, err := redis.New(client, redis.Options{DistributedLock: true, LockPrefix: "lock key"})
+	fmt.Println(err)
+	// Output:
+	// redis: invalid argument: Options.LockPrefix is "lock key", want a match of ^[\w\-\.\:]{2,10}$, or "" for DefaultLockPrefix
+}
+
+// The same configuration file serves Python and Go processes. A backend
+// opened by name builds its client from dogpile.cache's arguments, and
+// closes it with the region.
 func Example_configureFromConfig() {
 	settings := map[string]any{
 		"cache.users.backend":                         "dogpile.cache.redis_sentinel",
@@ -52,16 +85,30 @@ func Example_configureFromConfig() {
 		"cache.users.arguments.redis_expiration_time": "7200",
 	}
 	users := dogpile.NewRegion(dogpile.WithName("users"))
-	if err := users.ConfigureFromConfig(settings, "cache.users."); err != nil {
+	if err := pyconfig.ConfigureFromConfig(users, settings, "cache.users."); err != nil {
 		log.Fatal(err)
 	}
 	defer users.Close()
 
-	b, _ := users.ActualBackend()
-	rb := b.(*redis.Backend)
-	fmt.Println(rb.BackendName(), rb.ServerTTL(), rb.Mutex("k") != nil)
+	rb := driver.Unwrap(users.Backend()).(*redis.Backend)
+	fmt.Println(rb.ServerTTL(), rb.Mutex("k") != nil)
 	// Output:
-	// dogpile.cache.redis_sentinel 2h0m0s true
+	// 2h0m0s true
+}
+
+// An argument out of range is a configuration error that names it; the
+// region stays unconfigured.
+func Example_argumentError() {
+	r := dogpile.NewRegion(dogpile.WithName("r"))
+	err := r.Configure(redis.Name, dogpile.Config{Arguments: map[string]any{
+		"url":               "redis://localhost:6379/0",
+		"connection_kwargs": map[string]any{"pool_size": -1},
+	}})
+	fmt.Println(err)
+	fmt.Println(r.IsConfigured())
+	// Output:
+	// dogpile: region "r": configure: dogpile.cache.redis: invalid argument: argument "connection_kwargs.pool_size" is int -1, want a count from 0 to 10000 (MaxPoolSize)
+	// false
 }
 
 // Keys with one hash tag share a slot, so a cluster serves them with one
@@ -74,24 +121,9 @@ func ExampleHashSlot() {
 	// 12182 5061
 }
 
-// A go-redis client built elsewhere can be used as it is; the backend does
-// not close it.
-func ExampleNew_client() {
-	client := goredis.NewClient(&goredis.Options{Addr: "localhost:6379"})
-	defer client.Close()
-
-	b, err := redis.New(dogpile.Arguments{"client": client, "redis_expiration_time": 300})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(b.Client() == client, b.ServerTTL())
-	// Output:
-	// true 5m0s
-}
-
 // GetOrCreate on a Redis region: one GET on a hit; on a miss, one process
 // in all creates the value under the distributed lock. It needs a server,
-// so it is not run.
+// so it is compiled but not run.
 func Example_getOrCreate() {
 	type user struct {
 		ID   int    `json:"id"`
@@ -100,7 +132,7 @@ func Example_getOrCreate() {
 	users := dogpile.NewRegion(dogpile.WithName("users"))
 	err := users.Configure(redis.Name, dogpile.Config{
 		ExpirationTime: 10 * time.Minute,
-		Arguments: dogpile.Arguments{
+		Arguments: map[string]any{
 			"url":              "redis://localhost:6379/0",
 			"distributed_lock": true,
 			"lock_timeout":     5,

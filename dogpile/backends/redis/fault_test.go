@@ -20,8 +20,8 @@ import (
 // well under the 10 s that would feel like a hang.
 const failFast = 5 * time.Second
 
-// checkFails runs op and checks that it fails with a dogpile/redis error
-// within failFast.
+// checkFails runs op and checks that it fails within failFast with a
+// region's error that names the backend once and says "dogpile:" once.
 func checkFails(t *testing.T, what string, op func(ctx context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // only a safety net
@@ -29,11 +29,15 @@ func checkFails(t *testing.T, what string, op func(ctx context.Context) error) {
 	start := time.Now()
 	err := op(ctx)
 	took := time.Since(start)
+	var de *dogpile.Error
 	switch {
 	case err == nil:
 		t.Errorf("%s succeeded with the server down", what)
-	case !strings.Contains(err.Error(), "dogpile/redis: "):
-		t.Errorf("%s: %v; want an error from the backend", what, err)
+	case !errors.As(err, &de):
+		t.Errorf("%s: %v (%T); want a *dogpile.Error", what, err, err)
+	case !strings.Contains(err.Error(), ": backend "+redis.Name+": ") || strings.Count(err.Error(), redis.Name) != 1 ||
+		strings.Count(err.Error(), "dogpile:") != 1 || strings.Contains(err.Error(), "dogpile/redis"):
+		t.Errorf("%s: %v; want an error from the backend, named once", what, err)
 	case took > failFast:
 		t.Errorf("%s took %v to fail; want under %v", what, took, failFast)
 	default:
@@ -73,24 +77,30 @@ func TestServerDown(t *testing.T) {
 	if err := strict.Set(ctx, "k", "v"); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := open.GetOrCreate(ctx, "k", func(context.Context) (any, error) { return "unused", nil }); err != nil || v != "v" {
+	if v, err := dogpile.GetOrCreate(ctx, open, "k", func(context.Context) (string, error) { return "unused", nil }); err != nil || v != "v" {
 		t.Fatalf("GetOrCreate before the stop = %v, %v", v, err)
 	}
 
 	srv.Stop()
-	creator := func(context.Context) (any, error) { return "fallback", nil }
-	checkFails(t, "Get", func(ctx context.Context) error { _, _, err := strict.Get(ctx, "k"); return err })
-	checkFails(t, "GetOrCreate", func(ctx context.Context) error { _, err := strict.GetOrCreate(ctx, "k", creator); return err })
-	checkFails(t, "GetOrCreate of a new key", func(ctx context.Context) error { _, err := strict.GetOrCreate(ctx, "new", creator); return err })
+	creator := func(context.Context) (string, error) { return "fallback", nil }
+	checkFails(t, "Get", func(ctx context.Context) error { _, _, err := dogpile.Get[string](ctx, strict, "k"); return err })
+	checkFails(t, "GetOrCreate", func(ctx context.Context) error { _, err := dogpile.GetOrCreate(ctx, strict, "k", creator); return err })
+	checkFails(t, "GetOrCreate of a new key", func(ctx context.Context) error {
+		_, err := dogpile.GetOrCreate(ctx, strict, "new", creator)
+		return err
+	})
 	checkFails(t, "Set", func(ctx context.Context) error { return strict.Set(ctx, "k", "v2") })
-	checkFails(t, "GetMulti", func(ctx context.Context) error { _, _, err := strict.GetMulti(ctx, []string{"a", "b"}); return err })
+	checkFails(t, "GetMulti", func(ctx context.Context) error {
+		_, err := dogpile.GetMulti[string](ctx, strict, []string{"a", "b"})
+		return err
+	})
 	checkFails(t, "SetMulti", func(ctx context.Context) error { return strict.SetMulti(ctx, map[string]any{"a": 1, "b": 2}) })
 	checkFails(t, "DeleteMulti", func(ctx context.Context) error { return strict.DeleteMulti(ctx, []string{"a", "b"}) })
 	checkFails(t, "KeyIsLocked", func(ctx context.Context) error { _, err := strict.KeyIsLocked(ctx, "k"); return err })
 
 	for _, key := range []string{"k", "new"} {
 		start := time.Now()
-		v, err := open.GetOrCreate(ctx, key, creator)
+		v, err := dogpile.GetOrCreate(ctx, open, key, creator)
 		if err != nil || v != "fallback" || time.Since(start) > failFast {
 			t.Errorf("fail-open GetOrCreate(%s) with the server down = %v, %v after %v; want the creator's value at once", key, v, err, time.Since(start))
 		}
@@ -108,13 +118,13 @@ func TestServerDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if v, ok, err := strict.Get(ctx, "k"); err != nil || !ok || v != "back" {
+	if v, ok, err := dogpile.Get[string](ctx, strict, "k"); err != nil || !ok || v != "back" {
 		t.Errorf("Get after the restart = %v, %v, %v", v, ok, err)
 	}
-	if v, err := open.GetOrCreate(ctx, "new", func(context.Context) (any, error) { return "stored", nil }); err != nil || v != "stored" {
+	if v, err := dogpile.GetOrCreate(ctx, open, "new", func(context.Context) (string, error) { return "stored", nil }); err != nil || v != "stored" {
 		t.Errorf("fail-open GetOrCreate after the restart = %v, %v", v, err)
 	}
-	if v, ok, err := strict.Get(ctx, "new"); err != nil || !ok || v != "stored" {
+	if v, ok, err := dogpile.Get[string](ctx, strict, "new"); err != nil || !ok || v != "stored" {
 		t.Errorf("the value created after the restart: %v, %v, %v; want it stored", v, ok, err)
 	}
 
@@ -160,9 +170,9 @@ func TestServerHung(t *testing.T) {
 	})
 
 	r := region(t, time.Minute, redis.Name, with(hostPort(t, ln.Addr().String()), "socket_timeout", 0.3, "distributed_lock", true))
-	checkFails(t, "Get", func(ctx context.Context) error { _, _, err := r.Get(ctx, "k"); return err })
+	checkFails(t, "Get", func(ctx context.Context) error { _, _, err := dogpile.Get[int](ctx, r, "k"); return err })
 	checkFails(t, "GetOrCreate", func(ctx context.Context) error {
-		_, err := r.GetOrCreate(ctx, "k", func(context.Context) (any, error) { return 1, nil })
+		_, err := dogpile.GetOrCreate(ctx, r, "k", func(context.Context) (int, error) { return 1, nil })
 		return err
 	})
 	checkFails(t, "Set", func(ctx context.Context) error { return r.Set(ctx, "k", 1) })
@@ -171,7 +181,7 @@ func TestServerHung(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err = r.Get(ctx, "k")
+	_, _, err = dogpile.Get[int](ctx, r, "k")
 	if err == nil || time.Since(start) > time.Second {
 		t.Errorf("Get under a 100ms deadline = %v after %v; want an error promptly", err, time.Since(start))
 	}

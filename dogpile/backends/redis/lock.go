@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -10,40 +11,49 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
 // Lock defaults. Every lock has a time to live, so a holder that dies
-// (a killed process, a lost connection) frees its key after lock_timeout
+// (a killed process, a lost connection) frees its key after LockTimeout
 // at the latest (dogpile.cache issues #261 and #271).
 const (
 	// DefaultLockPrefix is put in front of a key to name its lock, as
 	// dogpile.cache does: the lock of "k1" is "_lockk1".
 	DefaultLockPrefix = "_lock"
-	// DefaultLockTimeout is the lock's time to live when lock_timeout is
-	// not given.
+	// DefaultLockTimeout is the lock's time to live when
+	// Options.LockTimeout is zero.
 	DefaultLockTimeout = 30 * time.Second
 	// DefaultLockSleep is the first pause of a waiting Acquire between two
-	// attempts (lock_sleep); pauses double up to MaxLockSleep, with jitter.
+	// attempts when Options.LockSleep is zero; pauses double up to
+	// MaxLockSleep, with jitter.
 	DefaultLockSleep = 100 * time.Millisecond
 	// MaxLockSleep caps the pause between two attempts of a waiting
-	// Acquire, unless lock_sleep is longer.
+	// Acquire, unless Options.LockSleep is longer.
 	MaxLockSleep = time.Second
 )
 
-// ErrLockTimeout is wrapped by the error of an Acquire that waited and
-// did not get the lock: lock_blocking_timeout passed (by default
-// lock_timeout plus one polling pause, by when a held lock has expired),
-// or lock_blocking is false and the lock was held.
-var ErrLockTimeout = fmt.Errorf("dogpile/redis: %w", dogpile.ErrLockTimeout)
-
-// lockConfig holds the lock arguments.
+// lockConfig is the distributed lock's settings, defaults applied.
 type lockConfig struct {
 	prefix          string
 	timeout         time.Duration // the lock's TTL
 	sleep           time.Duration // the first pause between attempts
 	blocking        bool
 	blockingTimeout time.Duration // how long a waiting Acquire tries
+}
+
+// newLockConfig applies the defaults to validated options.
+func newLockConfig(o Options) *lockConfig {
+	c := &lockConfig{
+		prefix:   cmp.Or(o.LockPrefix, DefaultLockPrefix),
+		timeout:  cmp.Or(o.LockTimeout, DefaultLockTimeout),
+		sleep:    cmp.Or(o.LockSleep, DefaultLockSleep),
+		blocking: !o.LockNonBlocking,
+	}
+	// By default a waiter outlasts a held lock by one polling pause, so
+	// its last attempt comes after the lock's TTL ran out.
+	c.blockingTimeout = cmp.Or(o.LockBlockingTimeout, c.timeout+max(MaxLockSleep, c.sleep))
+	return c
 }
 
 // releaseScript deletes the lock only when it still holds the caller's
@@ -53,30 +63,20 @@ var releaseScript = goredis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] 
 end
 return 0`)
 
-// Mutex returns the distributed lock of key when distributed_lock is
-// true, and nil otherwise (regions then use their in-process lock). The
-// lock is the Redis key LockKey(key) holding a random token, taken with
-// SET NX PX lock_timeout and released by a script that deletes it only
+// Mutex returns the distributed lock of key with Options.DistributedLock,
+// and nil otherwise (regions then use their in-process lock alone). The
+// lock is the Redis key LockPrefix+key holding a random token, taken with
+// SET NX PX LockTimeout and released by a script that deletes it only
 // while it holds that token, as Python's redis-py Lock does, so Go and
 // Python processes exclude each other.
 //
 // Each call returns a new handle with its own token. A handle serves one
 // Acquire and Release at a time, which may run on different goroutines.
-func (b *Backend) Mutex(key string) dogpile.Mutex {
+func (b *Backend) Mutex(key string) driver.Mutex {
 	if b.lock == nil {
 		return nil
 	}
 	return &mutex{b: b, key: b.lock.prefix + key}
-}
-
-// LockKey returns the Redis key of key's distributed lock: lock_prefix
-// (DefaultLockPrefix when not given) followed by key.
-func (b *Backend) LockKey(key string) string {
-	prefix := DefaultLockPrefix
-	if b.lock != nil {
-		prefix = b.lock.prefix
-	}
-	return prefix + key
 }
 
 // mutex is one handle on a distributed lock.
@@ -89,10 +89,11 @@ type mutex struct {
 	held  bool
 }
 
-// Acquire takes the lock: one SET NX PX without wait, or with wait while
-// lock_blocking is false; otherwise attempts separated by pauses growing
-// from lock_sleep to MaxLockSleep, until the lock is taken, ctx ends (its
-// error is returned) or lock_blocking_timeout passes (ErrLockTimeout).
+// Acquire takes the lock: one SET NX PX without wait, or with wait and
+// LockNonBlocking (an error wrapping driver.ErrLockTimeout when the lock
+// is held); otherwise attempts separated by pauses growing from LockSleep
+// to MaxLockSleep, until the lock is taken, ctx ends (its error is
+// returned) or LockBlockingTimeout passes (driver.ErrLockTimeout).
 func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 	cfg := m.b.lock
 	m.mu.Lock()
@@ -107,7 +108,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 		return got, err
 	}
 	if !cfg.blocking {
-		return false, fmt.Errorf("dogpile/redis: lock %q is held elsewhere and lock_blocking is false: %w", m.key, ErrLockTimeout)
+		return false, fmt.Errorf("lock %q is held elsewhere, and this backend does not wait for locks: %w", m.key, driver.ErrLockTimeout)
 	}
 	deadline := time.Now().Add(cfg.blockingTimeout)
 	limit := max(MaxLockSleep, cfg.sleep)
@@ -115,7 +116,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 	for pause := cfg.sleep; ; pause = min(pause*2, limit) {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return false, fmt.Errorf("dogpile/redis: lock %q not acquired within %v: %w", m.key, cfg.blockingTimeout, ErrLockTimeout)
+			return false, fmt.Errorf("lock %q not acquired within %v: %w", m.key, cfg.blockingTimeout, driver.ErrLockTimeout)
 		}
 		// The last pause ends at the deadline, for one more attempt.
 		if d := min(jitter(pause), left); timer == nil {
@@ -126,7 +127,7 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("dogpile/redis: waiting for lock %q: %w", m.key, ctx.Err())
+			return false, fmt.Errorf("waiting for lock %q: %w", m.key, ctx.Err())
 		case <-timer.C:
 		}
 		if got, err := m.try(ctx, token); err != nil || got {
@@ -144,7 +145,7 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + mrand.N(d/2+1)
 }
 
-// try makes one attempt: SET key token NX PX lock_timeout.
+// try makes one attempt: SET key token NX PX LockTimeout.
 func (m *mutex) try(ctx context.Context, token string) (bool, error) {
 	cmd := goredis.NewStatusCmd(ctx, "set", m.key, token, "px", ttlMillis(m.b.lock.timeout), "nx")
 	err := m.b.client.Process(ctx, cmd)
@@ -157,28 +158,28 @@ func (m *mutex) try(ctx context.Context, token string) (bool, error) {
 	case err == goredis.Nil: // NX: the key exists
 		return false, nil
 	case ctx.Err() != nil:
-		return false, fmt.Errorf("dogpile/redis: lock %q: %w", m.key, ctx.Err())
+		return false, fmt.Errorf("lock %q: %w", m.key, ctx.Err())
 	}
-	return false, fmt.Errorf("dogpile/redis: lock %q: SET NX: %w", m.key, err)
+	return false, fmt.Errorf("lock %q: SET NX: %w", m.key, err)
 }
 
 // Release deletes the lock if it still holds this handle's token. A lock
 // that expired first (its key gone, or taken by another holder since) is
-// left alone and reported with an error wrapping dogpile.ErrLockLost.
+// left alone and reported with an error wrapping driver.ErrLockLost.
 func (m *mutex) Release(ctx context.Context) error {
 	m.mu.Lock()
 	held, token := m.held, m.token
 	m.held = false
 	m.mu.Unlock()
 	if !held {
-		return fmt.Errorf("dogpile/redis: release of lock %q, which this handle does not hold", m.key)
+		return fmt.Errorf("release of lock %q, which this handle does not hold", m.key)
 	}
 	n, err := releaseScript.Run(ctx, m.b.client, []string{m.key}, token).Int64()
 	if err != nil {
-		return fmt.Errorf("dogpile/redis: release of lock %q: %w", m.key, err)
+		return fmt.Errorf("release of lock %q: %w", m.key, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("dogpile/redis: release of lock %q: %w", m.key, dogpile.ErrLockLost)
+		return fmt.Errorf("release of lock %q: %w", m.key, driver.ErrLockLost)
 	}
 	return nil
 }
@@ -187,7 +188,7 @@ func (m *mutex) Release(ctx context.Context) error {
 func (m *mutex) Locked(ctx context.Context) (bool, error) {
 	n, err := m.b.client.Exists(ctx, m.key).Result()
 	if err != nil {
-		return false, fmt.Errorf("dogpile/redis: lock %q: EXISTS: %w", m.key, err)
+		return false, fmt.Errorf("lock %q: EXISTS: %w", m.key, err)
 	}
 	return n > 0, nil
 }

@@ -4,29 +4,36 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/redis"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
-// openLock returns a backend with the distributed lock on srv.
-func openLock(t *testing.T, srv *testserver.Redis, kv ...any) *redis.Backend {
+// openLock returns a backend with the distributed lock and opts on srv,
+// on a client of its own closed when the test ends.
+func openLock(t *testing.T, srv *testserver.Redis, opts redis.Options) *redis.Backend {
 	t.Helper()
-	b, err := redis.New(with(hostPort(t, srv.Addr), append([]any{"distributed_lock", true}, kv...)...))
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	opts.DistributedLock = true
+	b, err := redis.New(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
 	return b
 }
 
-func acquire(t *testing.T, m dogpile.Mutex, wait, want bool) {
+func acquire(t *testing.T, m driver.Mutex, wait, want bool) {
 	t.Helper()
 	got, err := m.Acquire(context.Background(), wait)
 	if err != nil || got != want {
@@ -42,14 +49,7 @@ func TestLockKeyAndTTL(t *testing.T) {
 	for _, c := range []struct {
 		prefix, want string
 	}{{"", "_lockk1"}, {"_lok.", "_lok.k1"}} {
-		kv := []any{"lock_timeout", 5}
-		if c.prefix != "" {
-			kv = append(kv, "lock_prefix", c.prefix)
-		}
-		b := openLock(t, srv, kv...)
-		if got := b.LockKey("k1"); got != c.want {
-			t.Errorf("LockKey(k1) = %q; want %q", got, c.want)
-		}
+		b := openLock(t, srv, redis.Options{LockTimeout: 5 * time.Second, LockPrefix: c.prefix})
 		m := b.Mutex("k1")
 		acquire(t, m, false, true)
 		token, err := raw.Get(ctx, c.want).Result()
@@ -75,7 +75,7 @@ func TestLockKeyAndTTL(t *testing.T) {
 		}
 	}
 	// The default TTL.
-	b := openLock(t, srv)
+	b := openLock(t, srv, redis.Options{})
 	m := b.Mutex("k2")
 	acquire(t, m, false, true)
 	wantPTTL(t, raw, redis.DefaultLockTimeout, "_lockk2")
@@ -89,7 +89,7 @@ func TestLockReleaseOnlyByHolder(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	raw := rawClient(t, srv.Addr)
 	ctx := context.Background()
-	b := openLock(t, srv, "lock_timeout", 0.3)
+	b := openLock(t, srv, redis.Options{})
 
 	holder, other := b.Mutex("k"), b.Mutex("k")
 	acquire(t, holder, false, true)
@@ -101,14 +101,18 @@ func TestLockReleaseOnlyByHolder(t *testing.T) {
 		t.Fatal("another handle's Release deleted the holder's lock")
 	}
 
-	// The holder's lock expires and another takes it: the late Release
-	// reports the loss and leaves the new holder's lock alone.
-	time.Sleep(400 * time.Millisecond)
+	// The holder's lock expires (its key is removed, as its TTL would)
+	// and another takes it: the late Release reports the loss and leaves
+	// the new holder's lock alone.
+	if err := raw.Del(ctx, "_lockk").Err(); err != nil {
+		t.Fatal(err)
+	}
 	acquire(t, other, false, true)
 	token := raw.Get(ctx, "_lockk").Val()
 	err := holder.Release(ctx)
-	if !errors.Is(err, dogpile.ErrLockLost) || !strings.HasPrefix(err.Error(), "dogpile/redis: ") {
-		t.Errorf("Release after expiry = %v; want a dogpile/redis error wrapping ErrLockLost", err)
+	const lost = `release of lock "_lockk": lock expired before release`
+	if !errors.Is(err, driver.ErrLockLost) || err.Error() != lost {
+		t.Errorf("Release after expiry = %v; want %q, wrapping driver.ErrLockLost", err, lost)
 	}
 	if got := raw.Get(ctx, "_lockk").Val(); got != token {
 		t.Errorf("after the late Release the lock holds %q; want the new holder's %q", got, token)
@@ -119,9 +123,27 @@ func TestLockReleaseOnlyByHolder(t *testing.T) {
 
 	// Expired and nobody took it: lost too.
 	acquire(t, holder, false, true)
-	time.Sleep(400 * time.Millisecond)
-	if err := holder.Release(ctx); !errors.Is(err, dogpile.ErrLockLost) {
+	if err := raw.Del(ctx, "_lockk").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Release(ctx); !errors.Is(err, driver.ErrLockLost) {
 		t.Errorf("Release after expiry = %v; want ErrLockLost", err)
+	}
+
+	// A lock that really expires, by its TTL on the server.
+	short := openLock(t, srv, redis.Options{LockTimeout: 50 * time.Millisecond})
+	m := short.Mutex("ttl")
+	acquire(t, m, false, true)
+	wantPTTL(t, raw, 50*time.Millisecond, "_lockttl")
+	deadline := time.Now().Add(5 * time.Second)
+	for raw.Exists(ctx, "_lockttl").Val() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock did not expire")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := m.Release(ctx); !errors.Is(err, driver.ErrLockLost) {
+		t.Errorf("Release after the TTL = %v; want ErrLockLost", err)
 	}
 }
 
@@ -143,23 +165,27 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestLockExpiredDuringCreation: a creator slower than lock_timeout still
-// returns and stores its value; the lost lock is logged.
+// TestLockExpiredDuringCreation: a creator that outlives its lock (whose
+// key it removes, as the lock's TTL would) still returns and stores its
+// value; the lost lock is logged.
 func TestLockExpiredDuringCreation(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartRedis(t)
+	raw := rawClient(t, srv.Addr)
 	var logs syncBuffer
 	r := region(t, time.Minute, redis.Name, with(hostPort(t, srv.Addr), "distributed_lock", true, "lock_timeout", 0.2),
 		dogpile.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	ctx := context.Background()
-	v, err := r.GetOrCreate(ctx, "slow", func(context.Context) (any, error) {
-		time.Sleep(500 * time.Millisecond)
+	v, err := dogpile.GetOrCreate(ctx, r, "slow", func(ctx context.Context) (string, error) {
+		if n, err := raw.Del(ctx, "_lockslow").Result(); err != nil || n != 1 {
+			return "", fmt.Errorf("DEL of the creation's lock = %d, %v; want it held", n, err)
+		}
 		return "created", nil
 	})
 	if err != nil || v != "created" {
 		t.Fatalf("GetOrCreate = %v, %v; want the created value", v, err)
 	}
-	if v, ok, err := r.Get(ctx, "slow"); err != nil || !ok || v != "created" {
+	if v, ok, err := dogpile.Get[string](ctx, r, "slow"); err != nil || !ok || v != "created" {
 		t.Errorf("Get after the creation = %v, %v, %v; want it stored", v, ok, err)
 	}
 	if !strings.Contains(logs.String(), "lock expired before release") {
@@ -173,7 +199,7 @@ func TestLockWait(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("released", func(t *testing.T) {
-		b := openLock(t, srv, "lock_sleep", 0.02)
+		b := openLock(t, srv, redis.Options{LockSleep: 20 * time.Millisecond})
 		holder := b.Mutex("released")
 		acquire(t, holder, false, true)
 		time.AfterFunc(150*time.Millisecond, func() { _ = holder.Release(ctx) })
@@ -184,7 +210,7 @@ func TestLockWait(t *testing.T) {
 		}
 	})
 	t.Run("expired holder", func(t *testing.T) {
-		b := openLock(t, srv, "lock_timeout", 0.5)
+		b := openLock(t, srv, redis.Options{LockTimeout: 500 * time.Millisecond})
 		acquire(t, b.Mutex("expired"), false, true) // never released
 		start := time.Now()
 		acquire(t, b.Mutex("expired"), true, true)
@@ -193,7 +219,7 @@ func TestLockWait(t *testing.T) {
 		}
 	})
 	t.Run("context canceled", func(t *testing.T) {
-		b := openLock(t, srv, "lock_sleep", 5) // the pause must not delay the return
+		b := openLock(t, srv, redis.Options{LockSleep: 5 * time.Second}) // the pause must not delay the return
 		acquire(t, b.Mutex("cancel"), false, true)
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(100*time.Millisecond, cancel)
@@ -204,21 +230,21 @@ func TestLockWait(t *testing.T) {
 		}
 	})
 	t.Run("blocking timeout", func(t *testing.T) {
-		b := openLock(t, srv, "lock_blocking_timeout", 0.3, "lock_sleep", 0.05)
+		b := openLock(t, srv, redis.Options{LockBlockingTimeout: 300 * time.Millisecond, LockSleep: 50 * time.Millisecond})
 		acquire(t, b.Mutex("bt"), false, true)
 		start := time.Now()
 		got, err := b.Mutex("bt").Acquire(ctx, true)
-		if d := time.Since(start); got || !errors.Is(err, redis.ErrLockTimeout) || d < 250*time.Millisecond || d > 2*time.Second {
+		if d := time.Since(start); got || !errors.Is(err, driver.ErrLockTimeout) || d < 250*time.Millisecond || d > 2*time.Second {
 			t.Errorf("Acquire = %v, %v after %v; want ErrLockTimeout after about 300ms", got, err, d)
 		}
 	})
 	t.Run("not blocking", func(t *testing.T) {
-		b := openLock(t, srv, "lock_blocking", false)
+		b := openLock(t, srv, redis.Options{LockNonBlocking: true})
 		acquire(t, b.Mutex("nb"), false, true)
 		start := time.Now()
 		got, err := b.Mutex("nb").Acquire(ctx, true)
-		if d := time.Since(start); got || !errors.Is(err, redis.ErrLockTimeout) || d > time.Second {
-			t.Errorf("Acquire(wait) with lock_blocking false = %v, %v after %v; want ErrLockTimeout at once", got, err, d)
+		if d := time.Since(start); got || !errors.Is(err, driver.ErrLockTimeout) || d > time.Second {
+			t.Errorf("Acquire(wait) with LockNonBlocking = %v, %v after %v; want ErrLockTimeout at once", got, err, d)
 		}
 		acquire(t, b.Mutex("nb-free"), true, true)
 	})
@@ -231,7 +257,7 @@ func TestLockKeyIsLocked(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	args := with(hostPort(t, srv.Addr), "distributed_lock", true, "lock_prefix", "_lok.")
 	r := region(t, time.Minute, redis.Name, args)
-	b := openLock(t, srv, "lock_prefix", "_lok.")
+	b := openLock(t, srv, redis.Options{LockPrefix: "_lok."})
 	ctx := context.Background()
 	m := b.Mutex("k")
 	acquire(t, m, false, true)

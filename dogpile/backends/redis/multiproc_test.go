@@ -16,6 +16,7 @@ import (
 
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/redis"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/multiproc"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
@@ -198,7 +199,7 @@ func oneCreationChild(t *testing.T, child int, dir string) {
 		// Under the distributed lock, the stored value is the one this
 		// creation replaces.
 		if entry, err := raw.Get(ctx, mpKey).Bytes(); err == nil {
-			md, payload, err := dogpile.DecodeEntry(entry)
+			md, payload, err := driver.DecodeEntry(entry)
 			if err != nil {
 				return generation{}, err
 			}

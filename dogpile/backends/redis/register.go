@@ -1,6 +1,10 @@
 package redis
 
-import "github.com/dogpilego/dogpile/dogpile"
+import (
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dogpilego/dogpile/dogpile/driver"
+)
 
 // The backend names this package registers, dogpile.cache's own.
 const (
@@ -35,23 +39,52 @@ type flavor struct {
 	ttlArg   string // the server-side TTL argument's name
 }
 
-var flavors = map[string]flavor{
-	Name:               {Name, standalone, "redis_expiration_time"},
-	SentinelName:       {SentinelName, sentinel, "redis_expiration_time"},
-	ClusterName:        {ClusterName, cluster, "redis_expiration_time"},
-	ValkeyName:         {ValkeyName, standalone, "valkey_expiration_time"},
-	ValkeySentinelName: {ValkeySentinelName, sentinel, "valkey_expiration_time"},
-	ValkeyClusterName:  {ValkeyClusterName, cluster, "valkey_expiration_time"},
+var flavors = []flavor{
+	{Name, standalone, "redis_expiration_time"},
+	{SentinelName, sentinel, "redis_expiration_time"},
+	{ClusterName, cluster, "redis_expiration_time"},
+	{ValkeyName, standalone, "valkey_expiration_time"},
+	{ValkeySentinelName, sentinel, "valkey_expiration_time"},
+	{ValkeyClusterName, cluster, "valkey_expiration_time"},
 }
 
 func init() {
-	for name := range flavors {
-		dogpile.Register(name, func(args dogpile.Arguments) (dogpile.Backend, error) {
-			b, err := Open(name, args)
+	for _, f := range flavors {
+		driver.Register(f.name, func(args driver.Arguments) (driver.Backend, error) {
+			b, err := fromArguments(f, args)
 			if err != nil {
 				return nil, err // a nil interface, not a nil *Backend
 			}
 			return b, nil
 		})
 	}
+}
+
+// fromArguments is the factory of f: it reads args, builds the go-redis
+// client they describe (unless they give one) and the backend on it,
+// which owns and closes the client it built.
+func fromArguments(f flavor, args driver.Arguments) (*Backend, error) {
+	cfg, err := parseArguments(f, args)
+	if err != nil {
+		return nil, err
+	}
+	client, owned := cfg.client, cfg.client == nil
+	switch {
+	case !owned:
+	case cfg.cluster != nil:
+		client = goredis.NewClusterClient(cfg.cluster)
+	case cfg.failover != nil:
+		client = goredis.NewFailoverClient(cfg.failover)
+	default:
+		client = goredis.NewClient(cfg.options)
+	}
+	b, err := newBackend(client, cfg.opts)
+	if err != nil {
+		if owned {
+			_ = client.Close()
+		}
+		return nil, err
+	}
+	b.owned = owned
+	return b, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/redis"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -24,7 +25,7 @@ func rawClient(t testing.TB, addr string) *goredis.Client {
 }
 
 // region returns a region configured with the named backend and args.
-func region(t testing.TB, exp time.Duration, name string, args dogpile.Arguments, opts ...dogpile.Option) *dogpile.Region {
+func region(t testing.TB, exp time.Duration, name string, args driver.Arguments, opts ...dogpile.Option) *dogpile.Region {
 	t.Helper()
 	r := dogpile.NewRegion(opts...)
 	if err := r.Configure(name, dogpile.Config{ExpirationTime: exp, Arguments: args}); err != nil {
@@ -55,25 +56,44 @@ func TestServerTTL(t *testing.T) {
 	raw := rawClient(t, srv.Addr)
 	ctx := context.Background()
 	base := hostPort(t, srv.Addr)
+	byName := func(name string, args driver.Arguments) func(t *testing.T, exp time.Duration) *dogpile.Region {
+		return func(t *testing.T, exp time.Duration) *dogpile.Region { return region(t, exp, name, args) }
+	}
+	// The same rules through New and ConfigureBackend.
+	client := rawClient(t, srv.Addr)
+	typed := func(opts redis.Options) func(t *testing.T, exp time.Duration) *dogpile.Region {
+		return func(t *testing.T, exp time.Duration) *dogpile.Region {
+			b, err := redis.New(client, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := dogpile.NewRegion()
+			if err := r.ConfigureBackend(b, dogpile.Config{ExpirationTime: exp}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = r.Close() })
+			return r
+		}
+	}
 	cases := []struct {
 		name   string
 		region time.Duration
-		args   dogpile.Arguments
+		open   func(t *testing.T, exp time.Duration) *dogpile.Region
 		want   time.Duration
 	}{
-		{"derived from the region", 10 * time.Second, base, 20 * time.Second},
-		{"redis_expiration_time", 10 * time.Second, with(base, "redis_expiration_time", 5), 5 * time.Second},
-		{"redis_expiration_time zero", 10 * time.Second, with(base, "redis_expiration_time", 0), -1},
-		{"region without expiration", 0, base, -1},
-		{"valkey_expiration_time", 0, with(base, "valkey_expiration_time", 7), 7 * time.Second},
+		{"derived from the region", 10 * time.Second, byName(redis.Name, base), 20 * time.Second},
+		{"redis_expiration_time", 10 * time.Second, byName(redis.Name, with(base, "redis_expiration_time", 5)), 5 * time.Second},
+		{"redis_expiration_time zero", 10 * time.Second, byName(redis.Name, with(base, "redis_expiration_time", 0)), -1},
+		{"region without expiration", 0, byName(redis.Name, base), -1},
+		{"valkey_expiration_time", 0, byName(redis.ValkeyName, with(base, "valkey_expiration_time", 7)), 7 * time.Second},
+		{"New derived from the region", 10 * time.Second, typed(redis.Options{}), 20 * time.Second},
+		{"New ServerTTL", 10 * time.Second, typed(redis.Options{ServerTTL: 5 * time.Second}), 5 * time.Second},
+		{"New NoServerTTL", 10 * time.Second, typed(redis.Options{ServerTTL: redis.NoServerTTL}), -1},
+		{"New region without expiration", 0, typed(redis.Options{}), -1},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			name := redis.Name
-			if _, ok := c.args["valkey_expiration_time"]; ok {
-				name = redis.ValkeyName
-			}
-			r := region(t, c.region, name, c.args)
+			r := c.open(t, c.region)
 			p := fmt.Sprintf("ttl:%d:", i)
 
 			if err := r.Set(ctx, p+"set", "v"); err != nil {
@@ -82,11 +102,11 @@ func TestServerTTL(t *testing.T) {
 			if err := r.SetMulti(ctx, map[string]any{p + "m1": 1, p + "m2": 2, p + "m3": 3}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.GetOrCreate(ctx, p+"goc", func(context.Context) (any, error) { return "c", nil }); err != nil {
+			if _, err := dogpile.GetOrCreate(ctx, r, p+"goc", func(context.Context) (string, error) { return "c", nil }); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.GetOrCreateMulti(ctx, []string{p + "gm1", p + "gm2"}, func(_ context.Context, keys []string) ([]any, error) {
-				return []any{1, 2}, nil
+			if _, err := dogpile.GetOrCreateMulti(ctx, r, []string{p + "gm1", p + "gm2"}, func(_ context.Context, keys []string) (map[string]int, error) {
+				return map[string]int{keys[0]: 1, keys[1]: 2}, nil
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +126,7 @@ func TestServerTTLCluster(t *testing.T) {
 		exp  time.Duration
 		want time.Duration
 	}{{10 * time.Second, 20 * time.Second}, {0, -1}} {
-		r := region(t, tc.exp, redis.ClusterName, dogpile.Arguments{"startup_nodes": c.Addrs})
+		r := region(t, tc.exp, redis.ClusterName, driver.Arguments{"startup_nodes": c.Addrs})
 		m := map[string]any{}
 		var keys []string
 		for i := range 20 {
@@ -127,13 +147,13 @@ func TestServerTTLCluster(t *testing.T) {
 				t.Errorf("region expiration %v: PTTL %s = %v; want %v", tc.exp, k, got, tc.want)
 			}
 		}
-		vals, found, err := r.GetMulti(ctx, keys)
+		vals, err := dogpile.GetMulti[any](ctx, r, keys)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, k := range keys {
-			if !found[i] || fmt.Sprint(vals[i]) != fmt.Sprint(m[k]) {
-				t.Errorf("GetMulti %s = %v, %v; want %v", k, vals[i], found[i], m[k])
+		for _, k := range keys {
+			if v, found := vals[k]; !found || fmt.Sprint(v) != fmt.Sprint(m[k]) {
+				t.Errorf("GetMulti %s = %v, %v; want %v", k, v, found, m[k])
 			}
 		}
 		if err := r.DeleteMulti(ctx, keys); err != nil {

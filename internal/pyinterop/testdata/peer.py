@@ -17,6 +17,17 @@ Each action prints one JSON line.
     hold_lock KEY S           hold the backend's dogpile lock for KEY for S
                               seconds, printing {"locked": true} once held
     key_is_locked KEY         {"locked": bool} from the backend's lock
+    call_cached MANGLER NAMESPACE MODULE NAME JSON
+                              call a one-argument function named MODULE:NAME
+                              decorated with
+                              region.cache_on_arguments(namespace=NAMESPACE),
+                              NAMESPACE being JSON (null for none), with the
+                              argument JSON decodes to; the function returns
+                              {"arg": str(arg), "by": "python"}. MANGLER is
+                              "none" or "sha1" (dogpile's sha1_mangle_key).
+                              Prints {"keys": [...], "value": ..., "created":
+                              bool}, keys being the distinct keys the region
+                              was given before mangling.
 """
 import json
 import sys
@@ -24,9 +35,10 @@ import time
 
 from dogpile.cache import make_region
 from dogpile.cache.api import NO_VALUE
+from dogpile.cache.util import sha1_mangle_key
 
 
-def configure(backend, addr, expire, serialized=True):
+def configure(backend, addr, expire, serialized=True, key_mangler=None):
     host, port = addr.rsplit(":", 1)
     if backend == "redis":
         name = "dogpile.cache.redis"
@@ -49,6 +61,8 @@ def configure(backend, addr, expire, serialized=True):
             serializer=lambda v: json.dumps(v).encode(),
             deserializer=json.loads,
         )
+    if key_mangler is not None:
+        kw["key_mangler"] = key_mangler
     region = make_region(**kw)
     region.configure(name, expiration_time=expire, arguments=args)
     return region
@@ -99,6 +113,28 @@ def main(argv):
         if got:
             mutex.release()
         say({"locked": not got})
+    elif action == "call_cached":
+        mangler, namespace, module, name, arg = args
+        mangle = {"none": lambda k: k, "sha1": sha1_mangle_key}[mangler]
+        seen = []
+
+        def recording(key):
+            if key not in seen:
+                seen.append(key)
+            return mangle(key)
+
+        cached_region = configure(backend, addr, expire, key_mangler=recording)
+        created = []
+
+        def load_user(arg):
+            created.append(True)
+            return {"arg": str(arg), "by": "python"}
+
+        load_user.__module__ = module
+        load_user.__name__ = name
+        decorate = cached_region.cache_on_arguments(namespace=json.loads(namespace))
+        value = decorate(load_user)(json.loads(arg))
+        say({"keys": seen, "value": value, "created": bool(created)})
     else:
         raise SystemExit("unknown action " + action)
 

@@ -1,0 +1,13 @@
+package dogpile
+
+// mustKey returns a key known to be computable; a test that hits an error
+// here fails by the panic.
+func mustKey[K any](k K, err error) K {
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// mustStr is mustKey for ToStr.
+func mustStr(s string, err error) string { return mustKey(s, err) }

@@ -1,0 +1,237 @@
+package dogpile
+
+// The read step, shared by every read path: one backend read, then what
+// the value found is worth to the call.
+
+import (
+	"context"
+	"time"
+
+	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/observe"
+)
+
+// freshness is what a value read from the backend is worth to a call.
+type freshness uint8
+
+const (
+	absent freshness = iota // no usable value
+	stale                   // usable, but expired or soft invalidated
+	fresh
+)
+
+// expirationFor returns the expiration that applies to a value created
+// at ct for this call: zero for never.
+func (st *regionState) expirationFor(c *callConfig, ct time.Time) time.Duration {
+	exp := c.expiration
+	if c.expirationFunc != nil {
+		exp = c.expirationFunc(ct)
+	}
+	switch {
+	case exp == 0:
+		return st.expiration
+	case exp < 0:
+		return 0
+	}
+	return exp
+}
+
+// classify says what e, read at time now (unix nanoseconds), is worth to
+// a call configured by c.
+func (st *regionState) classify(c *callConfig, e *entry, found bool, now int64) freshness {
+	if !found || e.Metadata.Version != driver.ValueVersion {
+		return absent
+	}
+	if c.ignoreExpiry {
+		return fresh
+	}
+	ct := e.Metadata.CreatedAt
+	if retired, hard := st.inv.Invalidated(ct); retired {
+		if hard {
+			return absent
+		}
+		return stale
+	}
+	if exp := st.expirationFor(c, ct); exp > 0 && now-ct.UnixNano() > int64(exp) {
+		return stale
+	}
+	return fresh
+}
+
+// probe is what the read step found for one key.
+type probe struct {
+	st       *regionState
+	mangled  string
+	e        entry
+	found    bool
+	fr       freshness
+	err      error // a read error, after fail-open
+	snapshot uint64
+	start    time.Time // for observers; zero when nobody observes
+}
+
+// read is the read step for one key: it fills p and reports whether the
+// call is answered by a fresh value.
+func (r *Region) read(ctx context.Context, c *callConfig, op observe.Op, key string, p *probe) bool {
+	if c.err != nil {
+		p.err = r.fail(op.String(), []string{key}, c.err)
+		return false
+	}
+	st := r.state.Load()
+	if st == nil {
+		p.err = r.fail(op.String(), []string{key}, ErrNotConfigured)
+		return false
+	}
+	p.st = st
+	p.start = st.observeStart(ctx)
+	p.snapshot = r.completions.Load()
+	p.mangled = r.mangle(key)
+	var err error
+	if st.values != nil { // read in place: one copy of the value fewer
+		p.e, p.found, err = st.values.Get(ctx, p.mangled)
+	} else {
+		p.e, p.found, err = st.load(ctx, p.mangled)
+	}
+	if err != nil {
+		p.found = false
+		p.err = st.readError(ctx, op, []string{key}, err)
+		return false
+	}
+	p.fr = st.classify(c, &p.e, p.found, r.s.nanotime())
+	return p.fr == fresh
+}
+
+// readAll is the read step for several keys, one backend call for all.
+// It returns what was found and each value's worth, or the cause of a
+// failure (the caller wraps it in its *Error); keys is never empty.
+func (r *Region) readAll(ctx context.Context, st *regionState, c *callConfig, op observe.Op, keys, mangled []string) ([]entry, []freshness, error) {
+	var es []entry
+	var err error
+	if op == observe.OpGetOrCreate { // the re-read of a single-key creation
+		var e entry
+		if e, _, err = st.load(ctx, mangled[0]); err == nil {
+			es = []entry{e}
+		}
+	} else {
+		es, err = st.loadAll(ctx, mangled)
+	}
+	if err != nil {
+		if err = st.readFailure(ctx, op, keys, err); err != nil {
+			return nil, nil, err
+		}
+		es = make([]entry, len(keys)) // failing open: all missing
+	}
+	fr := make([]freshness, len(keys))
+	now := r.s.nanotime()
+	for i := range es {
+		fr[i] = st.classify(c, &es[i], present(&es[i]), now)
+	}
+	return es, fr, nil
+}
+
+// callConfig returns the configuration of a call with opts: the
+// region's, or the cached function's base, with opts applied. Without
+// opts it returns base itself, shared and read only, so that a call
+// without options allocates nothing.
+func callConfigFor(base *callConfig, opts []CallOption) *callConfig {
+	if len(opts) == 0 {
+		return base
+	}
+	c := new(callConfig)
+	*c = *base
+	for _, o := range opts {
+		if o == nil {
+			c.invalid("CallOption", "nil option")
+			continue
+		}
+		o(c)
+	}
+	return c
+}
+
+// Get returns the value under key and whether there is a fresh one: not
+// expired, not invalidated, of the current format version
+// (IgnoreExpiration relaxes the first two). Get never creates. A value of
+// another type than T is an error wrapping ErrTypeMismatch; T may be any
+// for values of any type.
+func Get[T any](ctx context.Context, r *Region, key string, opts ...CallOption) (T, bool, error) {
+	return get[T](ctx, r, callConfigFor(&r.s.defaults, opts), key)
+}
+
+func get[T any](ctx context.Context, r *Region, c *callConfig, key string) (T, bool, error) {
+	var zero T
+	var p probe
+	ok := r.read(ctx, c, observe.OpGet, key, &p)
+	if p.err != nil {
+		if p.st != nil {
+			p.st.observe1(ctx, observe.OpGet, key, observe.Error, p.start, -1, p.err)
+		}
+		return zero, false, p.err
+	}
+	if !ok {
+		p.st.observe1(ctx, observe.OpGet, key, observe.Miss, p.start, -1, nil)
+		return zero, false, nil
+	}
+	v, err := decodeAs[T](r.s.codec, &p.e)
+	if err != nil {
+		err = r.fail("get", []string{key}, err)
+		p.st.observe1(ctx, observe.OpGet, key, observe.Error, p.start, sizeOf(&p.e), err)
+		return zero, false, err
+	}
+	p.st.observe1(ctx, observe.OpGet, key, observe.Hit, p.start, sizeOf(&p.e), nil)
+	return v, true, nil
+}
+
+// GetMulti returns the fresh values under keys, under the rules of Get,
+// read in one backend call. Keys without a fresh value are not in the
+// map.
+func GetMulti[T any](ctx context.Context, r *Region, keys []string, opts ...CallOption) (map[string]T, error) {
+	return getMulti[T](ctx, r, callConfigFor(&r.s.defaults, opts), keys)
+}
+
+func getMulti[T any](ctx context.Context, r *Region, c *callConfig, keys []string) (map[string]T, error) {
+	if c.err != nil {
+		return nil, r.fail("get_multi", keys, c.err)
+	}
+	st, err := r.configured("get_multi", keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]T, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	start := st.observeStart(ctx)
+	es, fr, err := r.readAll(ctx, st, c, observe.OpGetMulti, keys, r.mangleAll(keys))
+	if err != nil {
+		err = r.fail("get_multi", keys, err)
+		st.observe(ctx, observe.OpGetMulti, keys, nil, start, -1, err)
+		return nil, err
+	}
+	var results []observe.Result
+	if !start.IsZero() {
+		results = make([]observe.Result, len(keys))
+	}
+	size := -1
+	for i, k := range keys {
+		res := observe.Miss
+		if fr[i] == fresh {
+			v, err := decodeAs[T](r.s.codec, &es[i])
+			if err != nil {
+				err = r.fail("get_multi", []string{k}, err)
+				st.observe(ctx, observe.OpGetMulti, keys, nil, start, -1, err)
+				return nil, err
+			}
+			out[k] = v
+			res = observe.Hit
+			if s := sizeOf(&es[i]); s >= 0 {
+				size = max(size, 0) + s
+			}
+		}
+		if results != nil {
+			results[i] = res
+		}
+	}
+	st.observe(ctx, observe.OpGetMulti, keys, results, start, size, nil)
+	return out, nil
+}
