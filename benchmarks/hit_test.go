@@ -21,7 +21,7 @@ func BenchmarkHit(b *testing.B) {
 	const key = "user:7"
 	b.Run("dogpile", func(b *testing.B) {
 		r := dogpile.NewRegion()
-		if err := r.ConfigureBackend(memory.New(), dogpile.Config{ExpirationTime: time.Hour}); err != nil {
+		if err := r.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{ExpirationTime: time.Hour}); err != nil {
 			b.Fatal(err)
 		}
 		create := func(context.Context) (int, error) { return 7, nil }
@@ -72,7 +72,7 @@ func BenchmarkHitParallel(b *testing.B) {
 	}
 	b.Run("dogpile", func(b *testing.B) {
 		r := dogpile.NewRegion()
-		if err := r.ConfigureBackend(memory.New(), dogpile.Config{ExpirationTime: time.Hour}); err != nil {
+		if err := r.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{ExpirationTime: time.Hour}); err != nil {
 			b.Fatal(err)
 		}
 		create := func(context.Context) (int, error) { return 7, nil }

@@ -23,7 +23,7 @@ func BenchmarkStaleDuringRegeneration(b *testing.B) {
 	const key = "page:home"
 	b.Run("dogpile", func(b *testing.B) {
 		r := dogpile.NewRegion()
-		if err := r.ConfigureBackend(memory.New(), dogpile.Config{ExpirationTime: time.Millisecond}); err != nil {
+		if err := r.ConfigureBackend(must(memory.New(memory.Options{TTL: memory.NoTTL})), dogpile.Config{ExpirationTime: time.Millisecond}); err != nil {
 			b.Fatal(err)
 		}
 		if err := r.Set(ctx, key, "old"); err != nil {

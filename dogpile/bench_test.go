@@ -52,7 +52,7 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("GetOrCreate[int]/memory", func(b *testing.B) {
-		r := benchRegion(b, memory.New())
+		r := benchRegion(b, must(memory.New(memory.Options{})))
 		_, _ = dogpile.GetOrCreate(ctx, r, "key", creator)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -62,7 +62,7 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("GetOrCreate[any]/memory", func(b *testing.B) {
-		r := benchRegion(b, memory.New())
+		r := benchRegion(b, must(memory.New(memory.Options{})))
 		_, _ = dogpile.GetOrCreate(ctx, r, "key", anyCreator)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -72,7 +72,7 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("Get[int]/memory", func(b *testing.B) {
-		r := benchRegion(b, memory.New())
+		r := benchRegion(b, must(memory.New(memory.Options{})))
 		_ = r.Set(ctx, "key", 42)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -82,7 +82,7 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("GetOrCreate[int]/memory_pickle", func(b *testing.B) {
-		r := benchRegion(b, memory.NewBytes())
+		r := benchRegion(b, must(memory.NewBytes(memory.Options{})))
 		_, _ = dogpile.GetOrCreate(ctx, r, "key", creator)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -92,7 +92,7 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 	b.Run("GetOrCreateMulti[int]/memory/10keys", func(b *testing.B) {
-		r := benchRegion(b, memory.New())
+		r := benchRegion(b, must(memory.New(memory.Options{})))
 		keys := make([]string, 10)
 		for i := range keys {
 			keys[i] = "key" + strconv.Itoa(i)
@@ -139,7 +139,7 @@ func BenchmarkHitParallel(b *testing.B) {
 		})
 	})
 	b.Run("GetOrCreate[int]/memory", func(b *testing.B) {
-		r := benchRegion(b, memory.New())
+		r := benchRegion(b, must(memory.New(memory.Options{})))
 		for _, k := range keys {
 			_, _ = dogpile.GetOrCreate(ctx, r, k, creator)
 		}
@@ -164,7 +164,7 @@ func BenchmarkStampede(b *testing.B) {
 	now.Store(time.Unix(1_700_000_000, 0).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	r := dogpile.NewRegion(dogpile.WithClock(clock))
-	if err := r.ConfigureBackend(memory.New(), dogpile.Config{ExpirationTime: time.Second}); err != nil {
+	if err := r.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{ExpirationTime: time.Second}); err != nil {
 		b.Fatal(err)
 	}
 	var calls atomic.Int64

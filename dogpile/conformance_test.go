@@ -37,7 +37,7 @@ func TestConformance(t *testing.T) {
 	}
 	// One backend for every New, as one server is for every process: the
 	// suite's shared-storage checks run against these.
-	sharedValues, sharedLocking := memory.New(), newLockingMemory()
+	sharedValues, sharedLocking := must(memory.New(memory.Options{})), newLockingMemory()
 	cases := []struct {
 		name string
 		opts dogpiletest.Options
@@ -45,16 +45,16 @@ func TestConformance(t *testing.T) {
 		{"SharedMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend { return sharedValues }}},
 		{"SharedLockingMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend { return sharedLocking }}},
 		{"Memory", dogpiletest.Options{New: func(*testing.T) driver.Backend {
-			return memory.New()
+			return must(memory.New(memory.Options{}))
 		}}},
 		{"MemoryBytes", dogpiletest.Options{New: func(*testing.T) driver.Backend {
-			return memory.NewBytes()
+			return must(memory.NewBytes(memory.Options{}))
 		}}},
 		{"ProxyMemory", dogpiletest.Options{New: func(*testing.T) driver.Backend {
-			return &driver.ProxyBackend{Next: memory.New()}
+			return &driver.ProxyBackend{Next: must(memory.New(memory.Options{}))}
 		}}},
 		{"ProxyProxyMemoryBytes", dogpiletest.Options{New: func(*testing.T) driver.Backend {
-			return &driver.ProxyBackend{Next: &driver.ProxyBackend{Next: memory.NewBytes()}}
+			return &driver.ProxyBackend{Next: &driver.ProxyBackend{Next: must(memory.NewBytes(memory.Options{}))}}
 		}}},
 		{"OpenMemory", dogpiletest.Options{New: open(memory.Name)}},
 		{"OpenMemoryPickle", dogpiletest.Options{New: open(memory.BytesName)}},
@@ -65,14 +65,14 @@ func TestConformance(t *testing.T) {
 			return &driver.ProxyBackend{Next: newLockingMemory()}
 		}}},
 		{"ProxyAddingLock", dogpiletest.Options{New: func(*testing.T) driver.Backend {
-			return &lockingProxy{ProxyBackend: &driver.ProxyBackend{Next: memory.NewBytes()}, locks: newLockTable()}
+			return &lockingProxy{ProxyBackend: &driver.ProxyBackend{Next: must(memory.NewBytes(memory.Options{}))}, locks: newLockTable()}
 		}}},
 		{"LockingMemorySHA1Keys", dogpiletest.Options{
 			New:        func(*testing.T) driver.Backend { return newLockingMemory() },
 			KeyMangler: pyconfig.SHA1MangleKey,
 		}},
 		{"MemoryBytesQuiet", dogpiletest.Options{
-			New:           func(*testing.T) driver.Backend { return memory.NewBytes() },
+			New:           func(*testing.T) driver.Backend { return must(memory.NewBytes(memory.Options{})) },
 			RegionOptions: []dogpile.Option{quiet, dogpile.WithCodec(dogpile.JSON)},
 		}},
 	}
@@ -90,7 +90,7 @@ type lockingMemory struct {
 }
 
 func newLockingMemory() *lockingMemory {
-	return &lockingMemory{Backend: memory.New(), locks: newLockTable()}
+	return &lockingMemory{Backend: must(memory.New(memory.Options{})), locks: newLockTable()}
 }
 
 // Mutex returns a new lock handle for key.
@@ -416,13 +416,13 @@ func TestConformanceBrokenBackend(t *testing.T) {
 	case "neither":
 		newBackend = func() driver.Backend { return onlyDeletes{} }
 	case "misaligned":
-		newBackend = func() driver.Backend { return misalignedMemory{memory.New()} }
+		newBackend = func() driver.Backend { return misalignedMemory{must(memory.New(memory.Options{}))} }
 	case "cstring":
-		newBackend = func() driver.Backend { return cstringMemory{memory.NewBytes()} }
+		newBackend = func() driver.Backend { return cstringMemory{must(memory.NewBytes(memory.Options{}))} }
 	case "zeromiss":
-		newBackend = func() driver.Backend { return zeroMissMemory{memory.New()} }
+		newBackend = func() driver.Backend { return zeroMissMemory{must(memory.New(memory.Options{}))} }
 	case "nonexclusive":
-		newBackend = func() driver.Backend { return nonexclusiveMemory{memory.New()} }
+		newBackend = func() driver.Backend { return nonexclusiveMemory{must(memory.New(memory.Options{}))} }
 	default:
 		t.Fatalf("unknown broken backend %q", broken)
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile/observe"
@@ -71,21 +72,67 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 	c := callConfigFor(&r.s.defaults, opts)
 	var p probe
 	if r.read(ctx, c, observe.OpGetOrCreate, key, &p) {
-		return hit[T](ctx, r, &p, key)
+		if v, done, err := hit[T](ctx, r, c, &p, key); done {
+			return v, err
+		}
 	}
 	return created[T](ctx, r, c, key, &p, single[T]{creator})
 }
 
-// hit decodes a fresh value read by the read step.
-func hit[T any](ctx context.Context, r *Region, p *probe, key string) (T, error) {
-	v, err := decodeAs[T](r.s.codec, &p.e)
+// hit decodes a fresh value read by the read step. A payload the codec
+// cannot read is a miss: done is false, and p is left as a miss for the
+// creation.
+func hit[T any](ctx context.Context, r *Region, c *callConfig, p *probe, key string) (v T, done bool, err error) {
+	if mv, ok := memoized[T](p); ok { // decoded by an earlier hit
+		if c.staleIf != nil && c.staleIf(mv, p.e.Metadata.CreatedAt) {
+			p.fr = stale
+			return mv, false, nil
+		}
+		p.st.observe1(ctx, observe.OpGetOrCreate, key, observe.Hit, p.start, sizeOf(&p.e), nil)
+		return mv, true, nil
+	}
+	v, err = decodeAs[T](r.s.codec, &p.e)
+	if err == nil && p.memo != nil {
+		keepDecoded[T](p, v)
+	}
 	if err != nil {
+		if p.st.undecodable(key, err) {
+			p.e, p.found, p.fr = entry{}, false, absent
+			return v, false, nil
+		}
 		err = r.fail("get_or_create", []string{key}, err)
 		p.st.observe1(ctx, observe.OpGetOrCreate, key, observe.Error, p.start, sizeOf(&p.e), err)
-		return v, err
+		return v, true, err
+	}
+	if c.staleIf != nil && staleValue(c, &p.e, v) {
+		p.fr = stale // retired by the caller: regenerated as an expired value is
+		return v, false, nil
 	}
 	p.st.observe1(ctx, observe.OpGetOrCreate, key, observe.Hit, p.start, sizeOf(&p.e), nil)
-	return v, nil
+	return v, true, nil
+}
+
+// staleValue asks c's StaleIf about v, decoded from e: e's own Go value
+// when it holds one, so that asking boxes nothing.
+func staleValue[T any](c *callConfig, e *entry, v T) bool {
+	boxed := e.Payload
+	if _, raw := boxed.(*rawPayload); raw || boxed == nil {
+		boxed = v
+	}
+	return c.staleIf(boxed, e.Metadata.CreatedAt)
+}
+
+// staleCheck returns the check, for the create step's re-read and for
+// multi calls, of entries that look fresh: decoded as a T, are they stale
+// by c's StaleIf? nil when c has none.
+func staleCheck[T any](codec Codec, c *callConfig) func(e *entry) bool {
+	if c.staleIf == nil {
+		return nil
+	}
+	return func(e *entry) bool {
+		v, err := decodeAs[T](codec, e)
+		return err == nil && staleValue(c, e, v)
+	}
 }
 
 // created completes a call that the read step did not answer.
@@ -97,7 +144,17 @@ func created[T any](ctx context.Context, r *Region, c *callConfig, key string, p
 		}
 		return zero, p.err
 	}
-	o, err := r.getOrCreate(ctx, c, key, p, produce)
+	check := staleCheck[T](r.s.codec, c)
+	o, err := r.getOrCreate(ctx, c, key, p, produce, check)
+	if err == nil && o.res == observe.Stale {
+		// The stale value this caller read (waiters never take another's)
+		// is to be served: it was not checked when read, so check it now,
+		// and take part in a creation if the codec cannot read it.
+		if _, derr := decodeAs[T](r.s.codec, &o.e); derr != nil && p.st.undecodable(key, derr) {
+			p.e, p.found, p.fr = entry{}, false, absent
+			o, err = r.getOrCreate(ctx, c, key, p, produce, check)
+		}
+	}
 	if err == nil && !o.found {
 		err = fmt.Errorf("no creation produced a value for the key in %d attempts", maxRounds)
 	}
@@ -119,7 +176,7 @@ func created[T any](ctx context.Context, r *Region, c *callConfig, key string, p
 // getOrCreate runs the dogpile lock for the key p read. Its error is the
 // cause, which the caller wraps in its own *Error; a creator's panic comes
 // as such a cause (see repanic) only to the caller that led the creation.
-func (r *Region) getOrCreate(ctx context.Context, c *callConfig, key string, p *probe, produce producer) (outcome, error) {
+func (r *Region) getOrCreate(ctx context.Context, c *callConfig, key string, p *probe, produce producer, check func(*entry) bool) (outcome, error) {
 	noStale := c.waitForFresh
 	for range maxRounds {
 		call, leader := r.flights.Join(p.mangled)
@@ -144,7 +201,7 @@ func (r *Region) getOrCreate(ctx context.Context, c *callConfig, key string, p *
 			return o, nil
 		}
 		t := &creation{
-			r: r, st: p.st, ctx: ctx, c: c, noStale: noStale, snapshot: p.snapshot, produce: produce,
+			r: r, st: p.st, ctx: ctx, c: c, noStale: noStale, snapshot: p.snapshot, produce: produce, readFailed: p.failed, check: check,
 			keys: []string{key}, mangled: []string{p.mangled},
 			found: []entry{p.e}, fresh: []freshness{p.fr}, calls: []*flight.Call[outcome]{call},
 		}
@@ -215,7 +272,7 @@ func repanic(err error) {
 // ignored. The result holds a value for every key found or produced.
 func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, creator func(ctx context.Context, keys []string) (map[string]T, error), opts ...CallOption) (map[string]T, error) {
 	c := callConfigFor(&r.s.defaults, opts)
-	outs, uniq, err := r.getOrCreateMulti(ctx, c, keys, produceFunc(func(ctx context.Context, keys []string) ([]any, []bool, error) {
+	outs, uniq, err := r.getOrCreateMulti(ctx, c, keys, staleCheck[T](r.s.codec, c), produceFunc(func(ctx context.Context, keys []string) ([]any, []bool, error) {
 		m, err := creator(ctx, keys)
 		if err != nil {
 			return nil, nil, err
@@ -247,7 +304,7 @@ func GetOrCreateMulti[T any](ctx context.Context, r *Region, keys []string, crea
 
 // getOrCreateMulti returns one outcome per unique key, in the caller's
 // order, with those keys.
-func (r *Region) getOrCreateMulti(ctx context.Context, c *callConfig, keys []string, produce producer) ([]outcome, []string, error) {
+func (r *Region) getOrCreateMulti(ctx context.Context, c *callConfig, keys []string, check func(*entry) bool, produce producer) ([]outcome, []string, error) {
 	const op = observe.OpGetOrCreateMulti
 	if c.err != nil {
 		return nil, nil, r.fail(op.String(), keys, c.err)
@@ -270,7 +327,7 @@ func (r *Region) getOrCreateMulti(ctx context.Context, c *callConfig, keys []str
 	}
 	mangled := r.mangleAll(uniq)
 	snapshot := r.completions.Load()
-	es, fr, err := r.readAll(ctx, st, c, op, uniq, mangled)
+	es, fr, failed, err := r.readAll(ctx, st, c, op, uniq, mangled, true)
 	if err != nil {
 		err = r.fail(op.String(), keys, err)
 		st.observe(ctx, op, keys, nil, start, -1, err)
@@ -279,6 +336,9 @@ func (r *Region) getOrCreateMulti(ctx context.Context, c *callConfig, keys []str
 	outs := make([]outcome, len(uniq))
 	var pending []int
 	for i := range uniq {
+		if fr[i] == fresh && check != nil && check(&es[i]) {
+			fr[i] = stale // retired by the caller's StaleIf
+		}
 		if fr[i] == fresh {
 			outs[i] = outcome{e: es[i], found: true, res: observe.Hit}
 		} else {
@@ -291,7 +351,7 @@ func (r *Region) getOrCreateMulti(ctx context.Context, c *callConfig, keys []str
 		call *flight.Call[outcome]
 	}
 	for round := 0; len(pending) > 0 && round < maxRounds; round++ {
-		t := &creation{r: r, st: st, ctx: ctx, c: c, noStale: noStale, snapshot: snapshot, produce: produce}
+		t := &creation{r: r, st: st, ctx: ctx, c: c, noStale: noStale, snapshot: snapshot, produce: produce, readFailed: failed, check: check}
 		var led []int
 		var waits []waiting
 		for _, i := range pending {
@@ -369,11 +429,19 @@ type creation struct {
 	noStale  bool
 	snapshot uint64 // r.completions before the leader's read
 	produce  producer
-	keys     []string // as the callers gave them
-	mangled  []string
-	found    []entry // what the leader's read found
-	fresh    []freshness
-	calls    []*flight.Call[outcome]
+	// readFailed reports that the leader's read failed, failing open: the
+	// creation then asks the backend neither for its lock nor again.
+	readFailed bool
+	publishMu  sync.Mutex
+	published  bool // the outcome was handed over (maybe before the write: see early)
+	// check tells entries the re-read finds fresh but the caller's
+	// StaleIf retires; nil when there is none.
+	check   func(*entry) bool
+	keys    []string // as the callers gave them
+	mangled []string
+	found   []entry // what the leader's read found
+	fresh   []freshness
+	calls   []*flight.Call[outcome]
 }
 
 // run performs the creation and publishes its outcome to every call. A
@@ -418,14 +486,17 @@ func (t *creation) abortError(aborted error) error {
 // calls[0], which is finished last, so that every other result is there
 // when it wakes.
 func (t *creation) finish(outs []outcome, err, aborted error) {
-	gone := false
-	for i := len(t.calls) - 1; i >= 0; i-- {
-		var o outcome
-		if err == nil {
-			o = outs[i]
-		}
-		gone = t.r.flights.Finish(t.mangled[i], t.calls[i], o, err)
+	t.publishMu.Lock()
+	published := t.published
+	t.published = true // a late early publication (see early) does nothing
+	t.publishMu.Unlock()
+	for i := range t.calls {
+		t.r.flights.Forget(t.mangled[i], t.calls[i])
 	}
+	if published {
+		return
+	}
+	gone := t.publish(outs, err)
 	if err == nil || !gone {
 		return
 	}
@@ -437,9 +508,65 @@ func (t *creation) finish(outs []outcome, err, aborted error) {
 	t.r.s.logger.Warn("dogpile: creation failed; the previous value is served", "region", t.r.s.name, "keys", t.keys, "err", err)
 }
 
+// publish hands the outcome to every call, the leader's (calls[0]) last,
+// and reports whether the leader had stopped waiting.
+func (t *creation) publish(outs []outcome, err error) (leaderGone bool) {
+	gone := false
+	for i := len(t.calls) - 1; i >= 0; i-- {
+		var o outcome
+		if err == nil {
+			o = outs[i]
+		}
+		gone = t.calls[i].Publish(o, err)
+	}
+	return gone
+}
+
+// early hands the created values to their callers while the write is
+// still under way, once half of the time the leader's context had left
+// has passed (a region that fails open absorbs the write's failure
+// anyway). New callers of the created keys get the values until the
+// write is done, rather than create them again; the other keys are let go
+// at once, for callers to create them. It returns the function that stops
+// it once the write is done.
+func (t *creation) early(outs []outcome) (stop func()) {
+	dl, ok := t.ctx.Deadline()
+	if !t.r.s.failOpen || !ok {
+		return func() {}
+	}
+	timer := time.AfterFunc(time.Until(dl)/2, func() {
+		t.publishMu.Lock()
+		defer t.publishMu.Unlock()
+		if t.published {
+			return
+		}
+		t.published = true
+		for i, o := range outs {
+			if !o.found || o.res != observe.Created {
+				t.r.flights.Forget(t.mangled[i], t.calls[i])
+			}
+		}
+		t.publish(outs, nil)
+	})
+	return func() { timer.Stop() }
+}
+
+// stepContext bounds the backend steps before the creator (the lock, the
+// re-read) of a region that fails open to half of the time the leader's
+// context had left, as the read step does.
+func (t *creation) stepContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := t.ctx.Deadline()
+	if !t.r.s.failOpen || !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+}
+
 func (t *creation) do(ctx context.Context) ([]outcome, error) {
 	r, st := t.r, t.st
 	n := len(t.keys)
+	sctx, cancel := t.stepContext(ctx)
+	defer cancel()
 	outs := make([]outcome, n)
 	todo := make([]bool, n) // keys still to create
 	for i := range todo {
@@ -449,7 +576,7 @@ func (t *creation) do(ctx context.Context) ([]outcome, error) {
 	// The distributed locks, taken in mangled-key order so that multi
 	// calls of several processes cannot deadlock.
 	locked := false
-	if st.locker != nil {
+	if st.locker != nil && !t.readFailed { // a backend that just failed is not asked for its lock
 		order := make([]int, n)
 		for i := range order {
 			order[i] = i
@@ -462,7 +589,7 @@ func (t *creation) do(ctx context.Context) ([]outcome, error) {
 			}
 			wait := t.fresh[i] == absent || t.noStale
 			start := st.observeStart(t.ctx)
-			got, err := m.Acquire(ctx, wait)
+			got, err := m.Acquire(sctx, wait)
 			if err != nil {
 				if !r.s.failOpen {
 					return nil, fmt.Errorf("%s: %w", t.lockName(i), backendError(st, err))
@@ -493,8 +620,8 @@ func (t *creation) do(ctx context.Context) ([]outcome, error) {
 	// in this process since the leader's read. With the in-process lock
 	// alone and nothing finished meanwhile, the backend is read once per
 	// call.
-	if locked || r.completions.Load() != t.snapshot {
-		if err := t.reread(ctx, outs, todo); err != nil {
+	if !t.readFailed && (locked || r.completions.Load() != t.snapshot) {
+		if err := t.reread(sctx, outs, todo); err != nil {
 			return nil, err
 		}
 	}
@@ -532,10 +659,14 @@ func (t *creation) do(ctx context.Context) ([]outcome, error) {
 		}
 		e := newEntry(v, now)
 		outs[i] = outcome{e: e, found: true, res: observe.Created}
-		if t.c.shouldCache == nil || t.c.shouldCache(v) {
+		// After a read that failed (failing open), the backend is not
+		// asked to store the value: it just failed, and a write would cost
+		// the caller another of its timeouts.
+		if !t.readFailed && (t.c.shouldCache == nil || t.c.shouldCache(v)) {
 			storeKeys, storeEntries = append(storeKeys, mangled[j]), append(storeEntries, e)
 		}
 	}
+	stopEarly := t.early(outs)
 	var size int
 	var werr error
 	if n == 1 && len(storeKeys) == 1 { // GetOrCreate: one backend write, not a multi one
@@ -543,6 +674,7 @@ func (t *creation) do(ctx context.Context) ([]outcome, error) {
 	} else {
 		size, werr = st.saveAll(ctx, storeKeys, storeEntries)
 	}
+	stopEarly()
 	// The creation's event carries the creator's time and the bytes its
 	// values took in the backend.
 	if !start.IsZero() {
@@ -585,12 +717,12 @@ func (t *creation) reread(ctx context.Context, outs []outcome, todo []bool) erro
 	if len(t.keys) == 1 {
 		op = observe.OpGetOrCreate
 	}
-	es, fr, err := t.r.readAll(ctx, st, t.c, op, keys, mangled)
+	es, fr, _, err := t.r.readAll(ctx, st, t.c, op, keys, mangled, true)
 	if err != nil {
 		return err
 	}
 	for j, i := range idx {
-		if fr[j] == fresh {
+		if fr[j] == fresh && (t.check == nil || !t.check(&es[j])) {
 			outs[i], todo[i] = outcome{e: es[j], found: true, res: observe.Waited}, false
 		}
 	}

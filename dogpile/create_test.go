@@ -53,7 +53,7 @@ type countingBackend struct {
 }
 
 func newCounting() *countingBackend {
-	return &countingBackend{ProxyBackend: driver.ProxyBackend{Next: memory.New()}}
+	return &countingBackend{ProxyBackend: driver.ProxyBackend{Next: must(memory.New(memory.Options{}))}}
 }
 
 func (b *countingBackend) Get(ctx context.Context, key string) (driver.CachedValue, bool, error) {
@@ -263,7 +263,7 @@ func TestExpiredValueServedStaleWhileOneRegenerates(t *testing.T) {
 		t.Run(fmt.Sprintf("waitForFresh=%v", waitForFresh), func(t *testing.T) {
 			ctx := context.Background()
 			clock := newStepClock()
-			r := newRegion(t, memory.New(), time.Minute, dogpile.WithClock(clock.Now))
+			r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, dogpile.WithClock(clock.Now))
 			if err := r.Set(ctx, "k", "old"); err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +325,7 @@ func TestExpiredValueServedStaleWhileOneRegenerates(t *testing.T) {
 func TestStampedeOnExpiredKeyCreatesOnce(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
-	r := newRegion(t, memory.New(), time.Second, dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Second, dogpile.WithClock(clock.Now))
 	var calls atomic.Int64
 	var release chan struct{}
 	creator := func(context.Context) (int, error) {
@@ -394,7 +394,7 @@ func TestNoDoubleGetOnExpiredValue(t *testing.T) {
 
 func TestCreatorErrorReturnedToWaitersAndNotCached(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute, dogpile.WithName("r"))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, dogpile.WithName("r"))
 	boom := errors.New("boom")
 	release := make(chan struct{})
 	entered := make(chan struct{})
@@ -457,7 +457,7 @@ func goexitCreator(entered, release chan struct{}) func(context.Context) (string
 
 func TestCreatorGoexitGivesWaitersAnError(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute, dogpile.WithName("r"))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, dogpile.WithName("r"))
 	entered, release := make(chan struct{}), make(chan struct{})
 	const waiters = 5
 	errs := make(chan error, waiters+1)
@@ -517,7 +517,7 @@ func panickingCreator(entered, release chan struct{}, value any) func(context.Co
 
 func TestCreatorPanicCarriesStack(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute, dogpile.WithName("r"))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, dogpile.WithName("r"))
 	entered, release := make(chan struct{}), make(chan struct{})
 	starter := make(chan any)
 	go func() {
@@ -572,7 +572,7 @@ func TestCreatorPanicCarriesStack(t *testing.T) {
 
 // A panic whose value is an error: errors.Is reaches it too.
 func TestCreatorPanicWithError(t *testing.T) {
-	r := newRegion(t, memory.New(), time.Minute)
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute)
 	boom := errors.New("boom")
 	defer func() {
 		p := recover()
@@ -588,7 +588,7 @@ func TestCreatorPanicWithError(t *testing.T) {
 // re-panics, the panic goes to the log, and the waiters get the error.
 func TestLeaderGoneWhileCreatorPanics(t *testing.T) {
 	logs, logger := bufferLogger()
-	r := newRegion(t, memory.New(), time.Minute, logger)
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, logger)
 	entered, release := make(chan struct{}), make(chan struct{})
 	lctx, cancel := context.WithCancel(context.Background())
 	leader := make(chan error)
@@ -624,7 +624,7 @@ func TestLeaderGoneWhileCreatorPanics(t *testing.T) {
 func TestContextEndsWaitNotCreation(t *testing.T) {
 	type ctxKey struct{}
 	base := context.WithValue(context.Background(), ctxKey{}, "request-42")
-	r := newRegion(t, memory.New(), time.Minute)
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute)
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	creatorCtx := make(chan context.Context, 1)
@@ -676,7 +676,7 @@ func TestContextEndsWaitNotCreation(t *testing.T) {
 }
 
 func TestCreationTimeout(t *testing.T) {
-	r := newRegion(t, memory.New(), time.Minute, dogpile.WithCreationTimeout(20*time.Millisecond))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, dogpile.WithCreationTimeout(20*time.Millisecond))
 	_, err := dogpile.GetOrCreate(context.Background(), r, "k", func(ctx context.Context) (string, error) {
 		<-ctx.Done()
 		return "", ctx.Err()
@@ -740,7 +740,7 @@ func TestAsyncCreatorPanicKeepsServingStale(t *testing.T) {
 	clock := newStepClock()
 	logs, logger := bufferLogger()
 	obs := &eventRecorder{}
-	r := newRegion(t, memory.New(), time.Second, dogpile.WithClock(clock.Now), dogpile.WithAsyncCreation(),
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Second, dogpile.WithClock(clock.Now), dogpile.WithAsyncCreation(),
 		logger, dogpile.WithObserver(obs), dogpile.WithName("r"))
 	if err := r.Set(ctx, "k", "old"); err != nil {
 		t.Fatal(err)
@@ -809,7 +809,7 @@ func TestAsyncCreatorErrorAndGoexitAreLogged(t *testing.T) {
 			clock := newStepClock()
 			logs, logger := bufferLogger()
 			obs := &eventRecorder{}
-			r := newRegion(t, memory.New(), time.Second, dogpile.WithClock(clock.Now), dogpile.WithAsyncCreation(), logger, dogpile.WithObserver(obs))
+			r := newRegion(t, must(memory.New(memory.Options{})), time.Second, dogpile.WithClock(clock.Now), dogpile.WithAsyncCreation(), logger, dogpile.WithObserver(obs))
 			if err := r.Set(ctx, "k", "old"); err != nil {
 				t.Fatal(err)
 			}
@@ -1027,7 +1027,7 @@ func TestLockErrors(t *testing.T) {
 
 func TestKeyIsLocked(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute)
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute)
 	if isLocked(t, r, "k") {
 		t.Error("locked before any creation")
 	}
@@ -1090,7 +1090,7 @@ func TestMultiCreatorGetsMissingKeysInCallerOrder(t *testing.T) {
 
 func TestMultiConcurrentOverlappingKeys(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute)
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute)
 	var created sync.Map // key → count
 	creator := func(_ context.Context, keys []string) (map[string]int, error) {
 		out := make(map[string]int, len(keys))
@@ -1234,7 +1234,7 @@ func TestMultiOmittedKeyConcurrentGetOrCreate(t *testing.T) {
 // asks its own creator for it.
 func TestMultiOmittedKeyConcurrentMulti(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute)
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute)
 	entered, release := make(chan struct{}), make(chan struct{})
 	first := make(chan map[string]int)
 	go func() {
@@ -1274,7 +1274,7 @@ func TestMultiOmittedKeyConcurrentMulti(t *testing.T) {
 
 func TestMultiCreatorPanicAndError(t *testing.T) {
 	ctx := context.Background()
-	r := newRegion(t, memory.New(), time.Minute, dogpile.WithName("r"))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Minute, dogpile.WithName("r"))
 	boom := errors.New("boom")
 	_, err := dogpile.GetOrCreateMulti(ctx, r, []string{"a", "b"}, func(context.Context, []string) (map[string]int, error) { return nil, boom })
 	if !errors.Is(err, boom) || strings.Count(err.Error(), "dogpile:") != 1 {

@@ -146,7 +146,7 @@ func ExampleSharedInvalidation() {
 	ctx := context.Background()
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	shared := memory.NewBytes() // stands for a Redis server both processes use
+	shared := must(memory.NewBytes(memory.Options{})) // stands for a Redis server both processes use
 	newProcess := func() *dogpile.Region {
 		r := dogpile.NewRegion(dogpile.WithName("pages"), dogpile.WithClock(clock))
 		cfg := dogpile.Config{ExpirationTime: time.Hour, Invalidator: &dogpile.SharedInvalidation{}}

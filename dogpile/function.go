@@ -298,7 +298,9 @@ func (f *Func0[R]) Call(ctx context.Context) (R, error) {
 	}
 	var p probe
 	if f.c.r.read(ctx, &f.c.cfg, observe.OpGetOrCreate, f.key, &p) {
-		return hit[R](ctx, f.c.r, &p, f.key)
+		if v, done, err := hit[R](ctx, f.c.r, &f.c.cfg, &p, f.key); done {
+			return v, err
+		}
 	}
 	return created[R](ctx, f.c.r, &f.c.cfg, f.key, &p, single[R]{f.fn})
 }
@@ -387,7 +389,9 @@ func (f *Func1[A, R]) Call(ctx context.Context, a A) (R, error) {
 	}
 	var p probe
 	if f.c.r.read(ctx, &f.c.cfg, observe.OpGetOrCreate, key, &p) {
-		return hit[R](ctx, f.c.r, &p, key)
+		if v, done, err := hit[R](ctx, f.c.r, &f.c.cfg, &p, key); done {
+			return v, err
+		}
 	}
 	return f.create(ctx, key, &p, a)
 }
@@ -478,7 +482,9 @@ func (f *Func2[A, B, R]) Call(ctx context.Context, a A, b B) (R, error) {
 	}
 	var p probe
 	if f.c.r.read(ctx, &f.c.cfg, observe.OpGetOrCreate, key, &p) {
-		return hit[R](ctx, f.c.r, &p, key)
+		if v, done, err := hit[R](ctx, f.c.r, &f.c.cfg, &p, key); done {
+			return v, err
+		}
 	}
 	return f.create(ctx, key, &p, a, b)
 }
@@ -572,7 +578,9 @@ func (f *Func3[A, B, C, R]) Call(ctx context.Context, a A, b B, c C) (R, error) 
 	}
 	var p probe
 	if f.c.r.read(ctx, &f.c.cfg, observe.OpGetOrCreate, key, &p) {
-		return hit[R](ctx, f.c.r, &p, key)
+		if v, done, err := hit[R](ctx, f.c.r, &f.c.cfg, &p, key); done {
+			return v, err
+		}
 	}
 	return f.create(ctx, key, &p, a, b, c)
 }

@@ -65,8 +65,19 @@ func newFuncTestRegionArgs(t testing.TB, backend string, exp time.Duration, args
 	return r, clk
 }
 
-// funcTestKeysOf returns the sorted keys a memory backend's cache_dict
-// holds.
+// newFuncTestRegionOn is newFuncTestRegion on a backend the test built.
+func newFuncTestRegionOn(t testing.TB, b driver.Backend, exp time.Duration, opts ...Option) (*Region, *funcTestClock) {
+	t.Helper()
+	clk := &funcTestClock{now: time.Unix(1_700_000_000, 0)}
+	base := []Option{WithClock(clk.Now), WithLogger(slog.New(slog.DiscardHandler))}
+	r := NewRegion(append(base, opts...)...)
+	if err := r.ConfigureBackend(b, Config{ExpirationTime: exp}); err != nil {
+		t.Fatal(err)
+	}
+	return r, clk
+}
+
+// funcTestKeysOf returns the sorted keys a test's map backend holds.
 func funcTestKeysOf(m map[string]driver.CachedValue) []string {
 	return slices.Sorted(maps.Keys(m))
 }
@@ -685,7 +696,7 @@ func TestFuncMangler(t *testing.T) {
 	ctx := context.Background()
 	upper := func(k string) string { return "M:" + strings.ToUpper(k) }
 	store := map[string]driver.CachedValue{}
-	r, _ := newFuncTestRegionArgs(t, memory.Name, 0, map[string]any{"cache_dict": store}, WithKeyMangler(upper))
+	r, _ := newFuncTestRegionOn(t, &mapValues{m: store}, 0, WithKeyMangler(upper))
 	var counter atomic.Int64
 	f := Cache2(r, funcTestGo(&counter), FuncName("tests.cache.test_decorator", "one"))
 	if got := mustKey(f.Key(1, 2)); got != "tests.cache.test_decorator:one|1 2" {
@@ -890,7 +901,7 @@ type funcTestUser struct {
 func TestFuncStructThroughCodec(t *testing.T) {
 	ctx := context.Background()
 	store := map[string][]byte{}
-	r, _ := newFuncTestRegionArgs(t, memory.BytesName, 0, map[string]any{"cache_dict": store})
+	r, _ := newFuncTestRegionOn(t, &mapBytes{m: store}, 0)
 	var calls atomic.Int64
 	load := func(_ context.Context, id int) (funcTestUser, error) {
 		calls.Add(1)
@@ -1575,7 +1586,7 @@ func TestFuncMultiErrors(t *testing.T) {
 // TestFuncMultiNamespace ports test_multi_namespace: the backend keys.
 func TestFuncMultiNamespace(t *testing.T) {
 	store := map[string]driver.CachedValue{}
-	r, _ := newFuncTestRegionArgs(t, memory.Name, 0, map[string]any{"cache_dict": store})
+	r, _ := newFuncTestRegionOn(t, &mapValues{m: store}, 0)
 	var counter atomic.Int64
 	f := CacheMulti(r, funcTestGenerate(&counter, nil), Namespace("foo"), FuncName("tests.cache.test_decorator", "generate"))
 	mustMulti(t, f, 2, 8, 10)

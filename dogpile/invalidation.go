@@ -161,7 +161,7 @@ func (s *SharedInvalidation) refresh() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	es, err := st.loadAll(ctx, s.keys())
+	es, err := st.loadAll(ctx, s.keys(), false)
 	if err != nil {
 		s.r.s.logger.Warn("dogpile: reading shared invalidation times", "region", s.r.s.name, "err", err)
 		return

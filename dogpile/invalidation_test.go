@@ -48,7 +48,7 @@ func TestHardInvalidate(t *testing.T) {
 func TestHardInvalidateIsNotServedStale(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
-	r := newRegion(t, memory.New(), time.Hour, dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithClock(clock.Now))
 	mustGetOrCreate(t, r, "k", counter("old"))
 	clock.Advance(time.Millisecond)
 	_ = r.Invalidate(ctx, true)
@@ -72,7 +72,7 @@ func TestHardInvalidateIsNotServedStale(t *testing.T) {
 func TestHardInvalidateMulti(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
-	r := newRegion(t, memory.New(), time.Hour, dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithClock(clock.Now))
 	n := 0
 	creator := func(_ context.Context, keys []string) (map[string]string, error) {
 		out := make(map[string]string, len(keys))
@@ -110,7 +110,7 @@ func TestSoftInvalidate(t *testing.T) {
 	for _, exp := range []time.Duration{time.Hour, 0} {
 		t.Run(fmt.Sprint(exp), func(t *testing.T) {
 			clock := newStepClock()
-			r := newRegion(t, memory.New(), exp, dogpile.WithClock(clock.Now))
+			r := newRegion(t, must(memory.New(memory.Options{})), exp, dogpile.WithClock(clock.Now))
 			c := counter("v")
 			mustGetOrCreate(t, r, "k", c)
 			clock.Advance(time.Millisecond)
@@ -134,7 +134,7 @@ func TestSoftInvalidate(t *testing.T) {
 func TestSoftInvalidateServesStaleToOthers(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
-	r := newRegion(t, memory.New(), time.Hour, dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithClock(clock.Now))
 	mustGetOrCreate(t, r, "k", counter("old"))
 	clock.Advance(time.Millisecond)
 	_ = r.Invalidate(ctx, false)
@@ -159,7 +159,7 @@ func TestSoftInvalidateServesStaleToOthers(t *testing.T) {
 func TestInvalidationRetiresOnlyOlderValues(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
-	r := newRegion(t, memory.New(), time.Hour, dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithClock(clock.Now))
 	_ = r.Set(ctx, "before", 1)
 	clock.Advance(time.Nanosecond)
 	_ = r.Set(ctx, "same", 2)
@@ -206,7 +206,7 @@ func TestCustomInvalidationStrategy(t *testing.T) {
 	clock := newStepClock()
 	inv := &recordingInvalidation{}
 	r := dogpile.NewRegion(dogpile.WithClock(clock.Now))
-	if err := r.ConfigureBackend(memory.New(), dogpile.Config{Invalidator: inv}); err != nil {
+	if err := r.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{Invalidator: inv}); err != nil {
 		t.Fatal(err)
 	}
 	if len(inv.bound) != 1 || inv.bound[0] != r {
@@ -224,11 +224,11 @@ func TestCustomInvalidationStrategy(t *testing.T) {
 		t.Errorf("Get of a retired value = %v", v)
 	}
 	// Reconfiguring binds again; a Bind error is Configure's.
-	if err := r.ConfigureBackend(memory.New(), dogpile.Config{Invalidator: inv, ReplaceExistingBackend: true}); err != nil || len(inv.bound) != 2 {
+	if err := r.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{Invalidator: inv, ReplaceExistingBackend: true}); err != nil || len(inv.bound) != 2 {
 		t.Errorf("reconfigure: %v, %d Bind calls", err, len(inv.bound))
 	}
 	inv.failed = errors.New("bind refused")
-	if err := dogpile.NewRegion().ConfigureBackend(memory.New(), dogpile.Config{Invalidator: inv}); !errors.Is(err, inv.failed) || strings.Count(err.Error(), "dogpile:") != 1 {
+	if err := dogpile.NewRegion().ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{Invalidator: inv}); !errors.Is(err, inv.failed) || strings.Count(err.Error(), "dogpile:") != 1 {
 		t.Errorf("failing Bind: %v", err)
 	}
 }
@@ -329,7 +329,7 @@ func TestSharedInvalidationNewProcessReadsTimes(t *testing.T) {
 func TestSharedInvalidationKey(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
-	b := memory.New()
+	b := must(memory.New(memory.Options{}))
 	mk := func(name, key string) *dogpile.Region {
 		r := dogpile.NewRegion(dogpile.WithName(name), dogpile.WithClock(clock.Now))
 		if err := r.ConfigureBackend(b, dogpile.Config{Invalidator: &dogpile.SharedInvalidation{Key: key}}); err != nil {
@@ -367,18 +367,18 @@ func TestSharedInvalidationErrors(t *testing.T) {
 		t.Errorf("unbound: %v", err)
 	}
 	a := dogpile.NewRegion()
-	if err := a.ConfigureBackend(memory.New(), dogpile.Config{Invalidator: inv}); err != nil {
+	if err := a.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{Invalidator: inv}); err != nil {
 		t.Fatal(err)
 	}
 	b := dogpile.NewRegion()
-	if err := b.ConfigureBackend(memory.New(), dogpile.Config{Invalidator: inv}); !errors.Is(err, dogpile.ErrInvalidArgument) || strings.Count(err.Error(), "dogpile:") != 1 {
+	if err := b.ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{Invalidator: inv}); !errors.Is(err, dogpile.ErrInvalidArgument) || strings.Count(err.Error(), "dogpile:") != 1 {
 		t.Errorf("one strategy for two regions: %v", err)
 	}
 	if b.IsConfigured() {
 		t.Error("region configured with another region's strategy")
 	}
 	for _, bad := range []*dogpile.SharedInvalidation{{Refresh: -time.Second}, {Timeout: -time.Second}} {
-		if err := dogpile.NewRegion().ConfigureBackend(memory.New(), dogpile.Config{Invalidator: bad}); !errors.Is(err, dogpile.ErrInvalidArgument) {
+		if err := dogpile.NewRegion().ConfigureBackend(must(memory.New(memory.Options{})), dogpile.Config{Invalidator: bad}); !errors.Is(err, dogpile.ErrInvalidArgument) {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}

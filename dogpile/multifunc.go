@@ -66,7 +66,7 @@ func (f *MultiFunc[A, R]) Call(ctx context.Context, args ...A) (map[A]R, error) 
 		return nil, f.c.r.fail("get_or_create_multi", nil, err)
 	}
 	byKey := argsByKey(keys, args)
-	outs, uniq, err := f.c.r.getOrCreateMulti(ctx, &f.c.cfg, keys, produceFunc(func(ctx context.Context, missing []string) ([]any, []bool, error) {
+	outs, uniq, err := f.c.r.getOrCreateMulti(ctx, &f.c.cfg, keys, staleCheck[R](f.c.r.s.codec, &f.c.cfg), produceFunc(func(ctx context.Context, missing []string) ([]any, []bool, error) {
 		margs := make([]A, len(missing))
 		for i, k := range missing {
 			margs[i] = byKey[k]

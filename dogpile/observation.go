@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
@@ -88,13 +89,31 @@ func (st *regionState) readError(ctx context.Context, op observe.Op, keys []stri
 
 // writeFailure is readFailure for writes: failing open, the value is
 // served uncached. A value the codec cannot encode is an error either
-// way.
+// way; a value too large for the backend is served uncached either way.
 func (st *regionState) writeFailure(ctx context.Context, op observe.Op, keys []string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if ee := (*encodeError)(nil); errors.As(err, &ee) {
 		return err
+	}
+	var ke driver.KeyErrors
+	if errors.As(err, &ke) {
+		failed, errs := ke.KeyErrors()
+		var rest []error
+		for i, k := range failed {
+			if i < len(errs) && errors.Is(errs[i], driver.ErrValueTooLarge) {
+				st.tooLarge(ctx, op, []string{k}, errs[i])
+			} else if i < len(errs) {
+				rest = append(rest, errs[i])
+			}
+		}
+		if len(rest) == 0 {
+			return nil // only values too large: each served uncached
+		}
+	} else if errors.Is(err, driver.ErrValueTooLarge) {
+		st.tooLarge(ctx, op, keys, err)
+		return nil
 	}
 	if st.s.failOpen {
 		st.s.logger.Warn("dogpile: backend write failed; value served uncached", "region", st.s.name, "op", op.String(), "err", err)
@@ -124,3 +143,37 @@ type backendErr struct {
 
 func (e *backendErr) Error() string { return "backend " + e.name + ": " + e.err.Error() }
 func (e *backendErr) Unwrap() error { return e.err }
+
+// evicted reports an entry the backend dropped on its own.
+func (st *regionState) evicted(key string, expired bool) {
+	op := observe.OpEvict
+	if expired {
+		op = observe.OpExpire
+	}
+	ctx := context.Background()
+	if st.observing(ctx) {
+		st.observe(ctx, op, []string{key}, oneResult[observe.None:observe.None+1], time.Now(), -1, nil)
+	}
+}
+
+// maxTooLarge bounds the keys remembered as too large, so that hostile
+// keys cannot grow the set without end; past it, the set starts again.
+const maxTooLarge = 4096
+
+// tooLarge reports a value the backend refused for its size: to the
+// observer every time, to the logger once per key.
+func (st *regionState) tooLarge(ctx context.Context, op observe.Op, keys []string, err error) {
+	st.observeErr(ctx, op, keys, err)
+	st.s.tooLargeMu.Lock()
+	defer st.s.tooLargeMu.Unlock()
+	if st.s.tooLarge == nil || len(st.s.tooLarge) >= maxTooLarge {
+		st.s.tooLarge = make(map[string]struct{})
+	}
+	for _, k := range keys {
+		if _, seen := st.s.tooLarge[k]; seen {
+			continue
+		}
+		st.s.tooLarge[k] = struct{}{}
+		st.s.logger.Warn("dogpile: value too large for the backend; served uncached", "region", st.s.name, "key", k, "err", err)
+	}
+}

@@ -24,7 +24,7 @@ func TestObserver(t *testing.T) {
 		defer mu.Unlock()
 		events = append(events, fmt.Sprintf("%s %s %v %v", e.Region, e.Op, e.Keys, e.Results))
 	})
-	r := newRegion(t, memory.New(), time.Second, dogpile.WithName("pages"), dogpile.WithObserver(obs), dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Second, dogpile.WithName("pages"), dogpile.WithObserver(obs), dogpile.WithClock(clock.Now))
 	mustGetOrCreate(t, r, "k", counter("v"))
 	mustGetOrCreate(t, r, "k", counter("v"))
 	_, _ = dogpile.GetMulti[string](ctx, r, []string{"k", "nope"})
@@ -57,7 +57,7 @@ func TestObserverStaleAndWaited(t *testing.T) {
 	ctx := context.Background()
 	clock := newStepClock()
 	obs := &eventRecorder{}
-	r := newRegion(t, memory.New(), time.Second, dogpile.WithObserver(obs), dogpile.WithClock(clock.Now))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Second, dogpile.WithObserver(obs), dogpile.WithClock(clock.Now))
 	_ = r.Set(ctx, "k", "old")
 	clock.Advance(2 * time.Second)
 	g := newGate()
@@ -115,7 +115,7 @@ func TestObserverEnabledPerContext(t *testing.T) {
 		defer all.mu.Unlock()
 		all.events = append(all.events, e.Op.String())
 	})
-	r := newRegion(t, memory.New(), time.Hour, dogpile.WithObserver(observe.Multi(o, nil, everything)))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithObserver(observe.Multi(o, nil, everything)))
 	creator := func(context.Context) (int, error) { return 1, nil }
 	_, _ = dogpile.GetOrCreate(plain, r, "k", creator)
 	_, _ = dogpile.GetOrCreate(marked, r, "k", creator)
@@ -127,7 +127,7 @@ func TestObserverEnabledPerContext(t *testing.T) {
 	}
 
 	// An observer not enabled for a call costs it nothing.
-	quietRegion := newRegion(t, memory.New(), time.Hour, dogpile.WithObserver(o))
+	quietRegion := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithObserver(o))
 	_, _ = dogpile.GetOrCreate(plain, quietRegion, "k", creator)
 	if allocs := testing.AllocsPerRun(1000, func() { _, _ = dogpile.GetOrCreate(plain, quietRegion, "k", creator) }); allocs != 0 {
 		t.Errorf("a hit with a disabled observer allocates %v times", allocs)
@@ -145,7 +145,7 @@ func TestCreationEventReportsBytesWritten(t *testing.T) {
 		defer mu.Unlock()
 		sizes = append(sizes, fmt.Sprintf("%s %d", e.Op, e.Size))
 	})
-	r := newRegion(t, memory.NewBytes(), time.Hour, dogpile.WithObserver(obs))
+	r := newRegion(t, must(memory.NewBytes(memory.Options{})), time.Hour, dogpile.WithObserver(obs))
 	mustGetOrCreate(t, r, "k", func(context.Context) (string, error) { return "12345678", nil })
 	mustGetOrCreate(t, r, "k", func(context.Context) (string, error) { return "not called", nil })
 	_, _, _ = dogpile.Get[string](context.Background(), r, "k")
@@ -163,7 +163,7 @@ func TestObservedTypedHitStaysOnTheFastPath(t *testing.T) {
 			hits++
 		}
 	})
-	r := newRegion(t, memory.New(), time.Hour, dogpile.WithObserver(obs))
+	r := newRegion(t, must(memory.New(memory.Options{})), time.Hour, dogpile.WithObserver(obs))
 	creator := func(context.Context) (int, error) { return 1, nil }
 	_, _ = dogpile.GetOrCreate(ctx, r, "k", creator)
 	allocs := testing.AllocsPerRun(100, func() { _, _ = dogpile.GetOrCreate(ctx, r, "k", creator) })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile/observe"
@@ -42,6 +43,9 @@ type settings struct {
 	creationTimeout time.Duration
 	defaults        callConfig // the CallOptions given to NewRegion
 	err             error      // what the options could not take
+
+	tooLargeMu sync.Mutex
+	tooLarge   map[string]struct{} // keys logged as too large for the backend
 }
 
 func (s *settings) invalid(option string, format string, args ...any) {
@@ -143,6 +147,17 @@ func WithClock(now func() time.Time) Option {
 // WithFailOpen makes a failing backend behave as a miss: reads that fail
 // call the creator, writes that fail still return the created value, and
 // the error goes to the logger and the observer instead of the caller.
+//
+// A backend that stops answering costs a call what its own timeouts
+// allow (its documented budget, about one socket timeout), and a caller
+// whose context has a deadline gives the backend at most half of the time
+// it has left: a read that takes longer counts as failed. The creation
+// that follows a failed read asks the backend neither for its lock, nor
+// again, nor to store the value; and after a read that succeeded, a write
+// that takes more than half of the time the caller had left when it
+// started goes on without it, the created value handed to the callers at
+// once. So a stalled backend costs a call one backend timeout, and a
+// caller whose creator finishes before its deadline gets the value.
 func WithFailOpen() Option { return regionOption(func(s *settings) { s.failOpen = true }) }
 
 // WithCreationTimeout bounds every creation: the wait for a distributed
@@ -184,6 +199,7 @@ type callConfig struct {
 	expiration     time.Duration // 0: the region's; NoExpiration: never
 	expirationFunc func(created time.Time) time.Duration
 	shouldCache    func(any) bool
+	staleIf        func(value any, created time.Time) bool
 	ignoreExpiry   bool
 	waitForFresh   bool
 	err            error
@@ -229,6 +245,20 @@ func ShouldCache(f func(value any) bool) CallOption {
 // invalidated or not: Get returns it, and GetOrCreate creates only when
 // nothing is stored.
 func IgnoreExpiration() CallOption { return func(c *callConfig) { c.ignoreExpiry = true } }
+
+// StaleIf decides, for a value that is otherwise fresh, whether it is
+// stale all the same: a value retired by something only the caller knows,
+// such as a dependency tag invalidated since the value was created. A
+// value it reports stale is regenerated under the dogpile lock like an
+// expired one: one caller creates while the others are served it (or
+// wait, with WaitForFresh). f gets the value decoded as the call's type,
+// and its creation time; it runs on every hit of GetOrCreate and
+// GetOrCreateMulti (Get and GetMulti report such a value missing) and
+// must be fast and safe for concurrent use. nil removes a StaleIf given
+// at a wider scope.
+func StaleIf(f func(value any, created time.Time) bool) CallOption {
+	return func(c *callConfig) { c.staleIf = f }
+}
 
 // WaitForFresh makes GetOrCreate wait for a fresh value instead of being
 // served an expired one while another caller regenerates it.

@@ -5,6 +5,7 @@ package dogpile
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile/driver"
@@ -46,7 +47,13 @@ func (st *regionState) classify(c *callConfig, e *entry, found bool, now int64) 
 		return fresh
 	}
 	ct := e.Metadata.CreatedAt
-	if retired, hard := st.inv.Invalidated(ct); retired {
+	var retired, hard bool
+	if li, ok := st.inv.(*localInvalidation); ok { // the default: no interface call
+		retired, hard = li.Invalidated(ct)
+	} else {
+		retired, hard = st.inv.Invalidated(ct)
+	}
+	if retired {
 		if hard {
 			return absent
 		}
@@ -68,6 +75,13 @@ type probe struct {
 	err      error // a read error, after fail-open
 	snapshot uint64
 	start    time.Time // for observers; zero when nobody observes
+	// failed reports a read that failed and was absorbed (WithFailOpen).
+	failed bool
+	// memo is the entry's Memo on a near cache, and memoV the value it
+	// holds, decoded as a memoT by an earlier hit.
+	memo  *driver.Memo
+	memoT reflect.Type
+	memoV any
 }
 
 // read is the read step for one key: it fills p and reports whether the
@@ -87,46 +101,94 @@ func (r *Region) read(ctx context.Context, c *callConfig, op observe.Op, key str
 	p.snapshot = r.completions.Load()
 	p.mangled = r.mangle(key)
 	var err error
-	if st.values != nil { // read in place: one copy of the value fewer
-		p.e, p.found, err = st.values.Get(ctx, p.mangled)
+	if r.s.failOpen {
+		err = st.loadBounded(ctx, p)
 	} else {
-		p.e, p.found, err = st.load(ctx, p.mangled)
+		err = st.loadProbe(ctx, p)
 	}
 	if err != nil {
 		p.found = false
-		p.err = st.readError(ctx, op, []string{key}, err)
+		if p.err = st.readError(ctx, op, []string{key}, err); p.err == nil {
+			p.failed = true // absorbed: the creation skips the backend's lock
+		}
 		return false
 	}
 	p.fr = st.classify(c, &p.e, p.found, r.s.nanotime())
 	return p.fr == fresh
 }
 
+// loadProbe reads p's key into p.
+func (st *regionState) loadProbe(ctx context.Context, p *probe) error {
+	var err error
+	switch {
+	case st.values != nil: // read in place: one copy of the value fewer
+		p.e, p.found, err = st.values.Get(ctx, p.mangled)
+	case st.near != nil:
+		err = st.loadNear(ctx, p.mangled, p)
+	default:
+		p.e, p.found, err = st.load(ctx, p.mangled, false)
+	}
+	return err
+}
+
+// loadBounded is loadProbe for a region that fails open: a caller with a
+// deadline gives the backend at most half of the time it has left, so
+// that the creator has the other half when the backend stalls.
+func (st *regionState) loadBounded(ctx context.Context, p *probe) error {
+	bctx, cancel := backendContext(ctx)
+	defer cancel()
+	return st.loadProbe(bctx, p)
+}
+
+// backendContext bounds a fail-open region's backend call to half of the
+// time ctx has left, if it has a deadline.
+func backendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+}
+
 // readAll is the read step for several keys, one backend call for all.
-// It returns what was found and each value's worth, or the cause of a
-// failure (the caller wraps it in its *Error); keys is never empty.
-func (r *Region) readAll(ctx context.Context, st *regionState, c *callConfig, op observe.Op, keys, mangled []string) ([]entry, []freshness, error) {
+// It returns what was found and each value's worth, and whether a read
+// error was absorbed (WithFailOpen), or the cause of a failure (the caller
+// wraps it in its *Error); keys is never empty.
+func (r *Region) readAll(ctx context.Context, st *regionState, c *callConfig, op observe.Op, keys, mangled []string, validate bool) ([]entry, []freshness, bool, error) {
 	var es []entry
 	var err error
-	if op == observe.OpGetOrCreate { // the re-read of a single-key creation
+	failed := false
+	if r.s.failOpen {
+		var cancel context.CancelFunc
+		ctx, cancel = backendContext(ctx)
+		defer cancel()
+	}
+	if st.near != nil && validate { // a creation's re-read: past the near cache
+		var raw [][]byte
+		if raw, err = st.near.GetBytesDirect(ctx, mangled); err == nil {
+			es, err = st.decodeAll(mangled, raw, validate)
+		}
+	} else if op == observe.OpGetOrCreate { // the re-read of a single-key creation
 		var e entry
-		if e, _, err = st.load(ctx, mangled[0]); err == nil {
+		if e, _, err = st.load(ctx, mangled[0], validate); err == nil {
 			es = []entry{e}
 		}
 	} else {
-		es, err = st.loadAll(ctx, mangled)
+		es, err = st.loadAll(ctx, mangled, validate)
 	}
 	if err != nil {
 		if err = st.readFailure(ctx, op, keys, err); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		es = make([]entry, len(keys)) // failing open: all missing
+		failed = true
 	}
 	fr := make([]freshness, len(keys))
 	now := r.s.nanotime()
 	for i := range es {
 		fr[i] = st.classify(c, &es[i], present(&es[i]), now)
 	}
-	return es, fr, nil
+	return es, fr, failed, nil
 }
 
 // callConfig returns the configuration of a call with opts: the
@@ -174,9 +236,17 @@ func get[T any](ctx context.Context, r *Region, c *callConfig, key string) (T, b
 	}
 	v, err := decodeAs[T](r.s.codec, &p.e)
 	if err != nil {
+		if p.st.undecodable(key, err) {
+			p.st.observe1(ctx, observe.OpGet, key, observe.Miss, p.start, -1, nil)
+			return zero, false, nil
+		}
 		err = r.fail("get", []string{key}, err)
 		p.st.observe1(ctx, observe.OpGet, key, observe.Error, p.start, sizeOf(&p.e), err)
 		return zero, false, err
+	}
+	if c.staleIf != nil && staleValue(c, &p.e, v) {
+		p.st.observe1(ctx, observe.OpGet, key, observe.Miss, p.start, -1, nil)
+		return zero, false, nil
 	}
 	p.st.observe1(ctx, observe.OpGet, key, observe.Hit, p.start, sizeOf(&p.e), nil)
 	return v, true, nil
@@ -202,7 +272,7 @@ func getMulti[T any](ctx context.Context, r *Region, c *callConfig, keys []strin
 		return out, nil
 	}
 	start := st.observeStart(ctx)
-	es, fr, err := r.readAll(ctx, st, c, observe.OpGetMulti, keys, r.mangleAll(keys))
+	es, fr, _, err := r.readAll(ctx, st, c, observe.OpGetMulti, keys, r.mangleAll(keys), false)
 	if err != nil {
 		err = r.fail("get_multi", keys, err)
 		st.observe(ctx, observe.OpGetMulti, keys, nil, start, -1, err)
@@ -217,10 +287,22 @@ func getMulti[T any](ctx context.Context, r *Region, c *callConfig, keys []strin
 		res := observe.Miss
 		if fr[i] == fresh {
 			v, err := decodeAs[T](r.s.codec, &es[i])
+			if err != nil && st.undecodable(k, err) {
+				if results != nil {
+					results[i] = observe.Miss
+				}
+				continue
+			}
 			if err != nil {
 				err = r.fail("get_multi", []string{k}, err)
 				st.observe(ctx, observe.OpGetMulti, keys, nil, start, -1, err)
 				return nil, err
+			}
+			if c.staleIf != nil && staleValue(c, &es[i], v) {
+				if results != nil {
+					results[i] = observe.Miss
+				}
+				continue
 			}
 			out[k] = v
 			res = observe.Hit

@@ -39,6 +39,7 @@ type regionState struct {
 	backendName string
 	values      driver.ValueBackend // one of values and bytes is set
 	bytes       driver.BytesBackend
+	near        driver.NearBackend // bytes, when it is a near cache
 	locker      driver.Locker
 	expiration  time.Duration // 0: never
 	inv         InvalidationStrategy
@@ -170,6 +171,9 @@ func (r *Region) install(raw driver.Backend, name string, cfg Config) error {
 	switch {
 	case innerBytes && outerBytes:
 		st.bytes = bb
+		if _, innerNear := inner.(driver.NearBackend); innerNear {
+			st.near, _ = b.(driver.NearBackend) // proxies forward it
+		}
 	case innerValues && outerValues:
 		st.values = vb
 	default:
@@ -187,6 +191,9 @@ func (r *Region) install(raw driver.Backend, name string, cfg Config) error {
 	}
 	if ea, ok := driver.Unwrap(raw).(driver.ExpirationAware); ok {
 		ea.SetRegionExpiration(st.expiration)
+	}
+	if ev, ok := driver.Unwrap(raw).(driver.Evicter); ok {
+		ev.NotifyEvictions(st.evicted)
 	}
 	if old := r.state.Swap(st); old != nil {
 		if c, ok := old.backend.(io.Closer); ok && old.backend != b {

@@ -6,6 +6,7 @@ package dogpile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -19,7 +20,8 @@ import (
 type entry = driver.CachedValue
 
 // rawPayload is the undecoded payload of an entry read from a
-// BytesBackend; never nil (an empty payload is empty, not nil).
+// BytesBackend; never nil (an empty payload is empty, not nil). Entries
+// hold it by pointer, so that entries read together share one allocation.
 type rawPayload []byte
 
 func newEntry(v any, now time.Time) entry {
@@ -28,8 +30,8 @@ func newEntry(v any, now time.Time) entry {
 
 // sizeOf is the length of e's encoded payload, or -1 for a Go value.
 func sizeOf(e *entry) int {
-	if raw, ok := e.Payload.(rawPayload); ok {
-		return len(raw)
+	if raw, ok := e.Payload.(*rawPayload); ok {
+		return len(*raw)
 	}
 	return -1
 }
@@ -40,10 +42,11 @@ func present(e *entry) bool { return e.Metadata.Version != 0 || e.Payload != nil
 
 // store is what the create step needs of a region's backend.
 type store interface {
-	// load reads one key.
-	load(ctx context.Context, key string) (entry, bool, error)
+	// load reads one key; validate checks the payload with the codec's
+	// Valid, for entries handed on undecoded.
+	load(ctx context.Context, key string, validate bool) (entry, bool, error)
 	// loadAll reads keys in one backend call; a miss gives the zero entry.
-	loadAll(ctx context.Context, keys []string) ([]entry, error)
+	loadAll(ctx context.Context, keys []string, validate bool) ([]entry, error)
 	// save writes e under key; it returns the bytes written, or -1 for a
 	// Go value.
 	save(ctx context.Context, key string, e entry) (int, error)
@@ -55,8 +58,11 @@ type store interface {
 
 var _ store = (*regionState)(nil)
 
-// load reads one entry; undecodable bytes are a miss, reported.
-func (st *regionState) load(ctx context.Context, key string) (entry, bool, error) {
+// load reads one entry; undecodable bytes are a miss, reported. Without
+// validate, a payload the codec cannot read is found when it is decoded
+// (see undecodable): the read step decodes what it finds at once, and the
+// codec's own check would read each payload twice.
+func (st *regionState) load(ctx context.Context, key string, validate bool) (entry, bool, error) {
 	if st.values != nil {
 		cv, ok, err := st.values.Get(ctx, key)
 		return cv, ok, err
@@ -65,27 +71,33 @@ func (st *regionState) load(ctx context.Context, key string) (entry, bool, error
 	if err != nil || !ok {
 		return entry{}, false, err
 	}
-	e, ok := st.decodeEntry(key, b)
+	e, ok := st.decodeEntry(key, b, validate)
 	return e, ok, nil
 }
 
-func (st *regionState) decodeEntry(key string, b []byte) (entry, bool) {
+func (st *regionState) decodeEntry(key string, b []byte, validate bool) (entry, bool) {
+	return st.decodeInto(key, b, validate, new(rawPayload))
+}
+
+// decodeInto is decodeEntry with the payload's holder given.
+func (st *regionState) decodeInto(key string, b []byte, validate bool, raw *rawPayload) (entry, bool) {
 	md, payload, err := driver.DecodeEntry(b)
 	if err != nil {
 		st.s.logger.Warn("dogpile: undecodable entry treated as a miss", "region", st.s.name, "key", key, "err", err)
 		return entry{}, false
 	}
-	if v, ok := st.s.codec.(validator); ok && !v.Valid(payload) {
+	if v, ok := st.s.codec.(validator); validate && ok && !v.Valid(payload) {
 		st.s.logger.Warn("dogpile: undecodable payload treated as a miss", "region", st.s.name, "key", key)
 		return entry{}, false
 	}
 	if payload == nil {
 		payload = []byte{}
 	}
-	return entry{Payload: rawPayload(payload), Metadata: md}, true
+	*raw = payload
+	return entry{Payload: raw, Metadata: md}, true
 }
 
-func (st *regionState) loadAll(ctx context.Context, keys []string) ([]entry, error) {
+func (st *regionState) loadAll(ctx context.Context, keys []string, validate bool) ([]entry, error) {
 	out := make([]entry, len(keys))
 	if st.values != nil {
 		cvs, err := st.values.GetMulti(ctx, keys)
@@ -104,12 +116,19 @@ func (st *regionState) loadAll(ctx context.Context, keys []string) ([]entry, err
 	if err != nil {
 		return nil, err
 	}
+	return st.decodeAll(keys, raw, validate)
+}
+
+// decodeAll decodes the entries read for keys; nil is a miss.
+func (st *regionState) decodeAll(keys []string, raw [][]byte, validate bool) ([]entry, error) {
 	if len(raw) != len(keys) {
 		return nil, fmt.Errorf("backend %s returned %d entries for %d keys", st.backendName, len(raw), len(keys))
 	}
+	out := make([]entry, len(keys))
+	raws := make([]rawPayload, len(keys))
 	for i, b := range raw {
 		if b != nil {
-			out[i], _ = st.decodeEntry(keys[i], b)
+			out[i], _ = st.decodeInto(keys[i], b, validate, &raws[i])
 		}
 	}
 	return out, nil
@@ -140,13 +159,20 @@ func (st *regionState) saveAll(ctx context.Context, keys []string, es []entry) (
 	}
 	items := make([]driver.BytesItem, len(keys))
 	size := 0
+	var head []byte // the metadata, shared by the entries of one write
+	var headMD driver.Metadata
 	for i, k := range keys {
 		payload, err := st.s.codec.Marshal(es[i].Payload)
 		if err != nil {
 			return 0, &encodeError{fmt.Errorf("the value of %q: %w", k, err)}
 		}
 		size += len(payload)
-		items[i] = driver.BytesItem{Key: k, Value: driver.EncodeEntry(es[i].Metadata, payload)}
+		if head == nil || es[i].Metadata != headMD {
+			head, headMD = driver.EncodeEntry(es[i].Metadata, nil), es[i].Metadata
+		}
+		v := make([]byte, len(head)+len(payload))
+		copy(v[copy(v, head):], payload)
+		items[i] = driver.BytesItem{Key: k, Value: v}
 	}
 	return size, st.bytes.SetBytesMulti(ctx, items)
 }
@@ -160,8 +186,8 @@ func (st *regionState) mutex(key string) driver.Mutex {
 
 // decodeAs returns the payload of e as a T.
 func decodeAs[T any](codec Codec, e *entry) (T, error) {
-	if raw, ok := e.Payload.(rawPayload); ok {
-		return unmarshalAs[T](codec, raw)
+	if raw, ok := e.Payload.(*rawPayload); ok {
+		return unmarshalAs[T](codec, *raw)
 	}
 	if e.Payload == nil {
 		var zero T
@@ -190,3 +216,14 @@ type encodeError struct{ err error }
 
 func (e *encodeError) Error() string { return "encoding the value: " + e.err.Error() }
 func (e *encodeError) Unwrap() error { return e.err }
+
+// undecodable reports whether err, from decoding a payload, means the
+// bytes are not a payload of the codec (a miss, reported) rather than a
+// payload of another type (an error).
+func (st *regionState) undecodable(key string, err error) bool {
+	if !errors.Is(err, ErrUndecodable) || errors.Is(err, ErrTypeMismatch) {
+		return false
+	}
+	st.s.logger.Warn("dogpile: undecodable payload treated as a miss", "region", st.s.name, "key", key, "err", err)
+	return true
+}

@@ -1,6 +1,7 @@
 // Package metrics counts the cache operations of a whole process for
 // production monitoring: hits, stale values served, misses, creations,
-// errors, lock waits, invalidations and bytes, per region.
+// errors, lock waits, invalidations, bytes, and the entries bounded
+// backends evict or expire, per region.
 //
 // An Observer is an observe.Observer for every region of the process. It is
 // always enabled and cheap: atomic counters, no lock and no allocation in

@@ -12,8 +12,8 @@ import (
 	"github.com/dogpilego/dogpile/dogpile/observe"
 )
 
-// numOps bounds the observe.Op values counted, OpGet (1) to OpInvalidate.
-const numOps = int(observe.OpInvalidate) + 1
+// numOps bounds the observe.Op values counted, OpGet (1) to OpExpire.
+const numOps = int(observe.OpExpire) + 1
 
 // counters are one region's, updated with atomic adds only.
 type counters struct {
@@ -21,6 +21,7 @@ type counters struct {
 	creations, createNanos               atomic.Uint64
 	lockWaits, lockWaitNanos             atomic.Uint64
 	invalidations, errors                atomic.Uint64
+	evictions, expirations               atomic.Uint64
 	bytesRead, bytesWritten              atomic.Uint64
 	calls, nanos                         [numOps]atomic.Uint64
 }
@@ -73,8 +74,9 @@ func (o *Observer) region(name string) *counters {
 func (o *Observer) Enabled(context.Context) bool { return true }
 
 // Observe counts e. Results are counted per key for lookups (get,
-// get_multi, get_or_create, get_or_create_multi); creations, lock waits,
-// invalidations, errors and bytes per event.
+// get_multi, get_or_create, get_or_create_multi), and so are evictions and
+// expirations; creations, lock waits, invalidations, errors and bytes per
+// event.
 func (o *Observer) Observe(_ context.Context, e observe.Event) {
 	c := o.region(e.Region)
 	if int(e.Op) < numOps {
@@ -108,6 +110,12 @@ func (o *Observer) Observe(_ context.Context, e observe.Event) {
 		if e.Err == nil {
 			c.invalidations.Add(1)
 		}
+		return
+	case observe.OpEvict:
+		c.evictions.Add(uint64(len(e.Keys)))
+		return
+	case observe.OpExpire:
+		c.expirations.Add(uint64(len(e.Keys)))
 		return
 	}
 	if e.Size > 0 {
@@ -173,6 +181,12 @@ type RegionStats struct {
 	// Errors counts operations that failed or, in fail-open mode,
 	// absorbed a backend error.
 	Errors uint64 `json:"errors"`
+	// Evictions counts the entries a bounded backend dropped to stay
+	// within its bounds (evict), Expirations those it dropped once they
+	// outlived its own time to live (expire). Only backends that report
+	// them (driver.Evicter) are counted, such as the memory backends.
+	Evictions   uint64 `json:"evictions"`
+	Expirations uint64 `json:"expirations"`
 	// BytesRead and BytesWritten count payload bytes of byte-storing
 	// backends (zero for backends keeping Go values).
 	BytesRead    uint64 `json:"bytes_read"`
@@ -219,7 +233,9 @@ func (o *Observer) Stats() Stats {
 			Created: c.created.Load(), Waited: c.waited.Load(),
 			Creations: c.creations.Load(), CreateTime: time.Duration(c.createNanos.Load()),
 			LockWaits: c.lockWaits.Load(), LockWaitTime: time.Duration(c.lockWaitNanos.Load()),
-			Invalidations: c.invalidations.Load(), Errors: c.errors.Load(), BytesRead: c.bytesRead.Load(), BytesWritten: c.bytesWritten.Load(),
+			Invalidations: c.invalidations.Load(), Errors: c.errors.Load(),
+			Evictions: c.evictions.Load(), Expirations: c.expirations.Load(),
+			BytesRead: c.bytesRead.Load(), BytesWritten: c.bytesWritten.Load(),
 			Ops: map[string]OpStats{},
 		}
 		for op := observe.OpGet; int(op) < numOps; op++ {

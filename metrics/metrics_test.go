@@ -7,6 +7,7 @@ import (
 	"expvar"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,5 +186,81 @@ func TestCountsInvalidations(t *testing.T) {
 	}
 	if s.Created != 2 || s.Creations != 2 || s.Hits != 0 || s.Misses != 0 {
 		t.Errorf("results %+v", s)
+	}
+}
+
+// TestCountsEvictions: the entries a backend drops are counted per key,
+// apart from lookups: an eviction is neither a miss nor an error.
+func TestCountsEvictions(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	for _, e := range []observe.Event{
+		{Region: "r", Op: observe.OpEvict, Keys: []string{"a"}, Results: []observe.Result{observe.None}, Size: -1},
+		{Region: "r", Op: observe.OpEvict, Keys: []string{"b", "c"}, Results: []observe.Result{observe.None, observe.None}, Size: -1},
+		{Region: "r", Op: observe.OpExpire, Keys: []string{"d"}, Results: []observe.Result{observe.None}, Size: -1},
+	} {
+		obs.Observe(ctx, e)
+	}
+	s, _ := obs.Stats().Region("r")
+	if s.Evictions != 3 || s.Expirations != 1 || s.Ops["evict"].Calls != 2 || s.Ops["expire"].Calls != 1 {
+		t.Errorf("evictions %d, expirations %d, ops %+v; want 3, 1", s.Evictions, s.Expirations, s.Ops)
+	}
+	if s.Misses != 0 || s.Hits != 0 || s.Errors != 0 || s.BytesRead != 0 || s.HitRatio() != 0 {
+		t.Errorf("evictions counted as lookups: %+v", s)
+	}
+	b, err := json.Marshal(s)
+	if err != nil || !strings.Contains(string(b), `"evictions":3`) || !strings.Contains(string(b), `"expirations":1`) {
+		t.Errorf("JSON %s, %v", b, err)
+	}
+	e := observe.Event{Region: "r", Op: observe.OpExpire, Keys: []string{"d"}, Size: -1}
+	if n := testing.AllocsPerRun(100, func() { obs.Observe(ctx, e) }); n != 0 {
+		t.Errorf("counting an expiration allocates %v times", n)
+	}
+}
+
+// TestCountsEvictionsOfMemoryBackend: a region on a bounded memory
+// backend reports what the backend drops, for its bounds and its time to
+// live, and the Observer counts them.
+func TestCountsEvictionsOfMemoryBackend(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	dropped := make(chan observe.Op, 1000)
+	r := dogpile.NewRegion(dogpile.WithName("bounded"), dogpile.WithObserver(observe.Multi(obs,
+		observe.Func(func(_ context.Context, e observe.Event) {
+			if e.Op == observe.OpEvict || e.Op == observe.OpExpire {
+				dropped <- e.Op
+			}
+		}))))
+	err := r.Configure("dogpile.cache.memory", dogpile.Config{
+		ExpirationTime: time.Hour,
+		Arguments:      map[string]any{"max_size": 100, "memory_expiration_time": 0.2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := r.Set(ctx, "k"+strconv.Itoa(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At least 200 entries leave for the bound, then the rest for the
+	// time to live (by the backend's clean-up, about a second later).
+	var evicted, expired uint64
+	timeout := time.After(10 * time.Second)
+	for evicted+expired < 300 {
+		select {
+		case op := <-dropped:
+			if op == observe.OpEvict {
+				evicted++
+			} else {
+				expired++
+			}
+		case <-timeout:
+			t.Fatalf("after 10s, %d evictions and %d expirations of 300 entries", evicted, expired)
+		}
+	}
+	s, _ := obs.Stats().Region("bounded")
+	if s.Evictions != evicted || s.Expirations != expired || evicted < 200 || expired == 0 {
+		t.Errorf("counted %d evictions and %d expirations; observed %d and %d", s.Evictions, s.Expirations, evicted, expired)
 	}
 }

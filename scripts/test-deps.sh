@@ -6,8 +6,9 @@
 #                         --sentinel) and, through redis-tools, redis-cli
 #   memcached             memcached
 #   python3-dogpile.cache the Python dogpile.cache library, for interop tests
-#   python3-redis, python3-pymemcache
-#                         the clients it uses to reach the servers
+#   python3-redis, python3-pymemcache, python3-memcache, python3-pylibmc
+#                         the clients it uses to reach the servers, and
+#                         whose memcached server selection Go matches
 #   chromium, chromium-driver
 #                         headless Chromium and chromedriver, for the debug
 #                         panel's browser test (driven over WebDriver)
@@ -40,6 +41,14 @@ if ! /usr/bin/python3 -c 'import redis' >/dev/null 2>&1; then
 fi
 if ! /usr/bin/python3 -c 'import pymemcache' >/dev/null 2>&1; then
 	missing+=(python3-pymemcache)
+fi
+# The other Python memcached clients, whose server selection the Memcached
+# backend offers.
+if ! /usr/bin/python3 -c 'import memcache' >/dev/null 2>&1; then
+	missing+=(python3-memcache)
+fi
+if ! /usr/bin/python3 -c 'import pylibmc' >/dev/null 2>&1; then
+	missing+=(python3-pylibmc)
 fi
 
 # Headless Chromium and its WebDriver server for the debug panel's browser

@@ -15,7 +15,7 @@ import (
 func Example() {
 	conformance := func(t *testing.T) {
 		dogpiletest.TestBackend(t, dogpiletest.Options{
-			New: func(t *testing.T) driver.Backend { return memory.New() },
+			New: func(t *testing.T) driver.Backend { return must(memory.New(memory.Options{})) },
 		})
 	}
 	_ = conformance

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -90,3 +91,50 @@ type Mutex interface {
 type ExpirationAware interface {
 	SetRegionExpiration(d time.Duration)
 }
+
+// Evicter is implemented by backends that drop entries on their own: to
+// stay within their bounds, or once an entry outlives the time to live the
+// backend keeps itself. The region gives it, when it is configured, a
+// function to call for each entry dropped, with the key as the backend
+// holds it; the region reports them to its observer. The function is fast
+// and safe to call from any goroutine; a backend serving several regions
+// calls the last one given.
+type Evicter interface {
+	NotifyEvictions(f func(key string, expired bool))
+}
+
+// NearBackend is a BytesBackend that keeps entries in process, such as a
+// near cache in front of a server. It keeps a Memo beside each entry held
+// in process: the region stores in it the value it decoded from the
+// entry, so that the next hit on the same entry skips the decode; an entry
+// written anew gets a new Memo. And it reads past its process memory on
+// demand: the region's re-read inside a creation (after taking a
+// distributed lock, or once a creation finished meanwhile) uses
+// GetBytesDirect, so that the dogpile lock stays exact whatever the delay
+// of the near cache's invalidations.
+type NearBackend interface {
+	BytesBackend
+	// GetBytesMemo is GetBytes, with the entry's Memo; nil when the entry
+	// did not come from the backend's process memory.
+	GetBytesMemo(ctx context.Context, key string) ([]byte, *Memo, bool, error)
+	// GetBytesDirect is GetBytesMulti from the server itself, never from
+	// process memory.
+	GetBytesDirect(ctx context.Context, keys []string) ([][]byte, error)
+}
+
+// Memo holds the value a region decoded from one entry of a NearBackend.
+// Its zero value is empty and ready to use; it is safe for concurrent use.
+type Memo struct {
+	v atomic.Pointer[any]
+}
+
+// Load returns the value stored, if any.
+func (m *Memo) Load() (any, bool) {
+	if p := m.v.Load(); p != nil {
+		return *p, true
+	}
+	return nil, false
+}
+
+// Store keeps v, replacing what was stored.
+func (m *Memo) Store(v any) { m.v.Store(&v) }

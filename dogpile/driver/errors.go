@@ -24,4 +24,19 @@ var (
 	// ErrLockTimeout reports a distributed lock that was still held when
 	// the wait for it reached its bound.
 	ErrLockTimeout = errors.New("timed out waiting for a lock")
+	// ErrValueTooLarge reports a value a backend cannot store because of
+	// its size, such as an item over Memcached's item size. Regions return
+	// the created value uncached and report the key to their logger (once)
+	// and observer.
+	ErrValueTooLarge = errors.New("value too large for the backend")
 )
+
+// KeyErrors is implemented by the error of a multi write (SetMulti,
+// SetBytesMulti, DeleteMulti) that failed for some keys only, so that the
+// region tells the keys it stored from those it did not, and why: a key
+// whose error wraps ErrValueTooLarge is served uncached and reported,
+// and the others' errors are the call's.
+type KeyErrors interface {
+	error
+	KeyErrors() (keys []string, errs []error)
+}

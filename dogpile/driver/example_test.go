@@ -45,7 +45,7 @@ func ExampleRegister() {
 	// by name open it with driver.Open.
 	driver.Register("example.host", func(args driver.Arguments) (driver.Backend, error) {
 		p := args.Parser("example.host")
-		b := &exampleHost{Backend: memory.New(), host: p.String("host", "localhost"), port: p.Int("port", 6379)}
+		b := &exampleHost{Backend: must(memory.New(memory.Options{})), host: p.String("host", "localhost"), port: p.Int("port", 6379)}
 		if b.port < 1 || b.port > 65535 {
 			p.Reject("port", "a port number, 1 to 65535")
 		}

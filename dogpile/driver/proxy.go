@@ -103,6 +103,25 @@ func (p *ProxyBackend) SetBytesMulti(ctx context.Context, items []BytesItem) err
 	return p.kindError("BytesBackend")
 }
 
+// GetBytesMemo forwards to Next when it is a NearBackend, and is GetBytes
+// with no Memo otherwise.
+func (p *ProxyBackend) GetBytesMemo(ctx context.Context, key string) ([]byte, *Memo, bool, error) {
+	if b, ok := p.Next.(NearBackend); ok {
+		return b.GetBytesMemo(ctx, key)
+	}
+	b, ok, err := p.GetBytes(ctx, key)
+	return b, nil, ok, err
+}
+
+// GetBytesDirect forwards to Next when it is a NearBackend, and is
+// GetBytesMulti otherwise.
+func (p *ProxyBackend) GetBytesDirect(ctx context.Context, keys []string) ([][]byte, error) {
+	if b, ok := p.Next.(NearBackend); ok {
+		return b.GetBytesDirect(ctx, keys)
+	}
+	return p.GetBytesMulti(ctx, keys)
+}
+
 // Delete forwards to Next.
 func (p *ProxyBackend) Delete(ctx context.Context, key string) error {
 	return p.Next.Delete(ctx, key)

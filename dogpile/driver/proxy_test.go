@@ -26,7 +26,7 @@ func (c *pxClosing) Close() error { c.closed++; return c.err }
 // TestProxyBackendForwardsValues: every ValueBackend method reaches Next.
 func TestProxyBackendForwardsValues(t *testing.T) {
 	ctx := context.Background()
-	inner := memory.New()
+	inner := must(memory.New(memory.Options{}))
 	p := &driver.ProxyBackend{Next: inner}
 	cv := func(v any) driver.CachedValue {
 		return driver.CachedValue{Payload: v, Metadata: driver.Metadata{CreatedAt: time.Unix(1, 0), Version: driver.ValueVersion}}
@@ -74,7 +74,7 @@ func TestProxyBackendForwardsValues(t *testing.T) {
 // TestProxyBackendForwardsBytes: every BytesBackend method reaches Next.
 func TestProxyBackendForwardsBytes(t *testing.T) {
 	ctx := context.Background()
-	inner := memory.NewBytes()
+	inner := must(memory.NewBytes(memory.Options{}))
 	p := &driver.ProxyBackend{Next: inner}
 	if err := p.SetBytes(ctx, "a", []byte("A")); err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestProxyBackendForwardsBytes(t *testing.T) {
 // them, and are harmless when it does not.
 func TestProxyBackendLockAndClose(t *testing.T) {
 	ctx := context.Background()
-	if m := (&driver.ProxyBackend{Next: memory.New()}).Mutex("k"); m != nil {
+	if m := (&driver.ProxyBackend{Next: must(memory.New(memory.Options{}))}).Mutex("k"); m != nil {
 		t.Errorf("Mutex of a backend without a lock = %v, want nil", m)
 	}
 	m := (&driver.ProxyBackend{Next: null.Backend{}}).Mutex("k")
@@ -127,11 +127,11 @@ func TestProxyBackendLockAndClose(t *testing.T) {
 	if ok, err := m.Acquire(ctx, false); err != nil || !ok {
 		t.Errorf("Acquire = %v, %v", ok, err)
 	}
-	if err := (&driver.ProxyBackend{Next: memory.New()}).Close(); err != nil {
+	if err := (&driver.ProxyBackend{Next: must(memory.New(memory.Options{}))}).Close(); err != nil {
 		t.Errorf("Close of a backend that is no io.Closer = %v", err)
 	}
 	errClose := errors.New("close failed")
-	c := &pxClosing{Backend: memory.New(), err: errClose}
+	c := &pxClosing{Backend: must(memory.New(memory.Options{})), err: errClose}
 	if err := (&driver.ProxyBackend{Next: c}).Close(); !errors.Is(err, errClose) || c.closed != 1 {
 		t.Errorf("Close = %v, closed %d times; want the inner error, once", err, c.closed)
 	}
@@ -155,7 +155,7 @@ type pxNilProxied struct{ *memory.Backend }
 func (pxNilProxied) Proxied() driver.Backend { return nil }
 
 func TestUnwrap(t *testing.T) {
-	inner := memory.New()
+	inner := must(memory.New(memory.Options{}))
 	if got := driver.Unwrap(inner); got != inner {
 		t.Errorf("Unwrap of a plain backend = %T", got)
 	}
@@ -166,7 +166,7 @@ func TestUnwrap(t *testing.T) {
 	if p, ok := wrapped.(*pxNamed); !ok || p.Proxied().(*pxNamed).name != "b" {
 		t.Errorf("Proxied of the outer proxy = %T", p.Proxied())
 	}
-	stop := pxNilProxied{memory.New()}
+	stop := pxNilProxied{must(memory.New(memory.Options{}))}
 	if got := driver.Unwrap(pxWrap("a")(stop)); got != stop {
 		t.Errorf("Unwrap stops at a Proxied() of nil: got %T", got)
 	}

@@ -38,7 +38,7 @@ func init() {
 		return nil, nil
 	})
 	driver.Register(regRecordingBackend, func(args driver.Arguments) (driver.Backend, error) {
-		return &regRecorded{Backend: memory.New(), args: maps.Clone(args)}, nil
+		return &regRecorded{Backend: must(memory.New(memory.Options{})), args: maps.Clone(args)}, nil
 	})
 }
 
@@ -80,7 +80,7 @@ func TestRegisterPanics(t *testing.T) {
 		t.Error("a refused registration was kept")
 	}
 	// The refused duplicate did not replace the original factory.
-	if b, err := driver.Open(memory.Name, nil); err != nil || reflect.TypeOf(b) != reflect.TypeOf(memory.New()) {
+	if b, err := driver.Open(memory.Name, nil); err != nil || reflect.TypeOf(b) != reflect.TypeOf(must(memory.New(memory.Options{}))) {
 		t.Errorf("Open(%s) after a refused duplicate = %T, %v", memory.Name, b, err)
 	}
 }

@@ -57,6 +57,9 @@ func DecodeEntry(entry []byte) (Metadata, []byte, error) {
 	if i < 0 || i == 0 || entry[0] != '{' {
 		return Metadata{}, nil, fmt.Errorf("%w: no metadata header", ErrUndecodable)
 	}
+	if md, ok := parseWritten(entry[:i]); ok {
+		return md, entry[i+1:], nil
+	}
 	if md, ok := parseMetadata(entry[:i]); ok {
 		return md, entry[i+1:], nil
 	}
@@ -95,6 +98,84 @@ func appendUnixSeconds(b []byte, t time.Time) []byte {
 func unixSeconds(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3)
+}
+
+// parseWritten reads the metadata exactly as EncodeEntry and Python's
+// json.dumps write it, {"ct": <number>, "v": <digits>}, in one pass;
+// anything else reports false, for parseMetadata.
+func parseWritten(b []byte) (Metadata, bool) {
+	const head, mid = `{"ct": `, `, "v": `
+	if len(b) < len(head)+1+len(mid)+2 || string(b[:len(head)]) != head || b[len(b)-1] != '}' {
+		return Metadata{}, false
+	}
+	b = b[len(head) : len(b)-1]
+	end := bytes.IndexByte(b, ',')
+	if end < 0 || len(b)-end < len(mid)+1 || string(b[end:end+len(mid)]) != mid {
+		return Metadata{}, false
+	}
+	num, digits := b[:end], b[end+len(mid):]
+	if len(digits) > 9 {
+		return Metadata{}, false
+	}
+	v := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return Metadata{}, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	if len(digits) > 1 && digits[0] == '0' || !isJSONNumber(num) {
+		return Metadata{}, false
+	}
+	if t, ok := decimalSeconds(num); ok {
+		return Metadata{CreatedAt: t, Version: v}, true
+	}
+	// string(...) of a call argument that does not escape stays on the
+	// stack: no allocation.
+	ct, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || math.IsNaN(ct) || math.Abs(ct) >= 1<<32 {
+		return Metadata{}, false
+	}
+	return Metadata{CreatedAt: unixSeconds(ct), Version: v}, true
+}
+
+// decimalSeconds reads the common creation time, unix seconds written as
+// <digits>[.<digits>] (a valid JSON number, below 2^32), rounded to the
+// microsecond as unixSeconds rounds a float, without parsing a float.
+// Anything else (a sign, an exponent, a longer integer part) reports
+// false.
+func decimalSeconds(num []byte) (time.Time, bool) {
+	var sec int64
+	i := 0
+	for ; i < len(num) && num[i] != '.'; i++ {
+		c := num[i]
+		if c < '0' || c > '9' || i >= 10 {
+			return time.Time{}, false
+		}
+		sec = sec*10 + int64(c-'0')
+	}
+	if sec >= 1<<32 {
+		return time.Time{}, false
+	}
+	var micro int64
+	if i < len(num) { // the fraction: six digits, rounded by the seventh
+		frac := num[i+1:]
+		for _, c := range frac {
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+		}
+		for j := range 6 {
+			micro *= 10
+			if j < len(frac) {
+				micro += int64(frac[j] - '0')
+			}
+		}
+		if len(frac) > 6 && frac[6] >= '5' {
+			micro++
+		}
+	}
+	return time.Unix(sec, micro*1e3), true
 }
 
 // parseMetadata reads the metadata both Python and this package write,

@@ -32,10 +32,17 @@ const (
 	OpLockWait
 	OpCreate
 	OpInvalidate
+	// OpEvict is an entry a bounded backend dropped to stay within its
+	// bounds; OpExpire one it dropped once it outlived the backend's own
+	// time to live. Their Keys are as the backend holds them (mangled),
+	// their context has no caller's values, and a region reports them
+	// only for backends that tell (driver.Evicter).
+	OpEvict
+	OpExpire
 )
 
 var opNames = [...]string{"", "get", "get_multi", "get_or_create", "get_or_create_multi",
-	"set", "set_multi", "delete", "delete_multi", "lock_wait", "create", "invalidate"}
+	"set", "set_multi", "delete", "delete_multi", "lock_wait", "create", "invalidate", "evict", "expire"}
 
 // String returns the dogpile.cache-style name: "get_or_create", ...
 func (o Op) String() string {

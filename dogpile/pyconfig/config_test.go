@@ -32,7 +32,7 @@ type cfgRecorded struct {
 
 func init() {
 	driver.Register(cfgRecordingBackend, func(args driver.Arguments) (driver.Backend, error) {
-		return &cfgRecorded{Backend: memory.New(), args: maps.Clone(args)}, nil
+		return &cfgRecorded{Backend: must(memory.New(memory.Options{})), args: maps.Clone(args)}, nil
 	})
 }
 

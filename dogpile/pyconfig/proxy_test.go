@@ -61,8 +61,8 @@ func TestRegisterProxy(t *testing.T) {
 	if err != nil || p == nil {
 		t.Fatalf("LookupProxy(%s) = %v, %v", pxRegA, p, err)
 	}
-	if b, ok := p(memory.New()).(*pxNamed); !ok || b.name != "A" {
-		t.Errorf("registered proxy builds %T", p(memory.New()))
+	if b, ok := p(must(memory.New(memory.Options{}))).(*pxNamed); !ok || b.name != "A" {
+		t.Errorf("registered proxy builds %T", p(must(memory.New(memory.Options{}))))
 	}
 	_, err = pyconfig.LookupProxy("test.proxy.missing")
 	if err == nil || !strings.Contains(err.Error(), `"test.proxy.missing"`) || !strings.Contains(err.Error(), pxRegA) ||
@@ -84,7 +84,7 @@ func TestRegisterProxy(t *testing.T) {
 	if _, err := pyconfig.LookupProxy("test.proxy.nil"); err == nil {
 		t.Error("a refused proxy was registered")
 	}
-	if p, _ := pyconfig.LookupProxy(pxRegA); p(memory.New()).(*pxNamed).name != "A" {
+	if p, _ := pyconfig.LookupProxy(pxRegA); p(must(memory.New(memory.Options{}))).(*pxNamed).name != "A" {
 		t.Error("a refused duplicate replaced the registered proxy")
 	}
 }

@@ -86,12 +86,25 @@ func (g *Group[V]) Active(key string) bool {
 // next Join of key starts a new call. It reports whether the leader had
 // stopped waiting (or never waited: see Abandon) before the result came.
 func (g *Group[V]) Finish(key string, c *Call[V], v V, err error) (leaderGone bool) {
+	g.Forget(key, c)
+	return c.Publish(v, err)
+}
+
+// Publish hands the result of c to its callers, and to those that join it
+// until Forget, but does not end it: the leader can finish its work (a
+// write after the result is known) while new callers of the key get the
+// result rather than start the work again. It reports what Finish does,
+// and must be called once.
+func (c *Call[V]) Publish(v V, err error) (leaderGone bool) {
 	c.val, c.err = v, err
-	g.m.CompareAndDelete(key, c)
 	gone := !c.leader.CompareAndSwap(leaderWaiting, delivered)
 	close(c.done)
 	return gone
 }
+
+// Forget ends c, the call led for key, after Publish: the next Join of key
+// starts a new call.
+func (g *Group[V]) Forget(key string, c *Call[V]) { g.m.CompareAndDelete(key, c) }
 
 // Abandon tells c that its leader will not wait for it, as when the work
 // runs in the background: Finish then reports the leader gone.

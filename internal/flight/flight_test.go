@@ -242,3 +242,22 @@ func BenchmarkJoinActive(b *testing.B) {
 		}
 	})
 }
+
+// TestPublishBeforeForget: callers joining between Publish and Forget get
+// the result at once and lead nothing; after Forget a new call starts.
+func TestPublishBeforeForget(t *testing.T) {
+	var g Group[int]
+	c := lead(t, &g, "k")
+	c.Publish(9, nil)
+	f, leader := g.Join("k")
+	if leader || f != c {
+		t.Fatal("Join between Publish and Forget started a new call")
+	}
+	if v, err := f.Wait(context.Background(), false); v != 9 || err != nil {
+		t.Errorf("Wait = %d, %v; want the published 9", v, err)
+	}
+	g.Forget("k", c)
+	if _, leader := g.Join("k"); !leader {
+		t.Error("Join after Forget did not start a new call")
+	}
+}

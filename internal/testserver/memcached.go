@@ -56,6 +56,27 @@ func (m *Memcached) Restart(tb testing.TB) {
 	m.srv.restart(tb)
 }
 
+// Pause stops the server's process with SIGSTOP, as a server that stalls:
+// its kernel still accepts connections and takes what clients send, but
+// nothing is answered until Resume. Stop and the test's cleanup resume
+// it first. It fails tb if the server is not running or the platform
+// cannot pause processes (Linux only).
+func (m *Memcached) Pause(tb testing.TB) {
+	tb.Helper()
+	if err := m.srv.pause(); err != nil {
+		tb.Fatalf("testserver: pause memcached: %v", err)
+	}
+}
+
+// Resume continues a server stopped by Pause (SIGCONT): it answers what
+// was sent meanwhile. It fails tb if the server is not running.
+func (m *Memcached) Resume(tb testing.TB) {
+	tb.Helper()
+	if err := m.srv.resume(); err != nil {
+		tb.Fatalf("testserver: resume memcached: %v", err)
+	}
+}
+
 // probeMemcached checks that the server at addr answers "version" and is
 // the process pid (per "stats").
 func probeMemcached(addr string, pid int) error {

@@ -52,6 +52,7 @@ func (p *process) stop() {
 		return
 	default:
 	}
+	_ = p.resume() // a paused process acts on no signal but SIGKILL
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	t := time.NewTimer(stopTimeout)
 	defer t.Stop()

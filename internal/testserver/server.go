@@ -100,6 +100,28 @@ func (s *server) stop() {
 	}
 }
 
+// pause stops the running process (SIGSTOP).
+func (s *server) pause() error {
+	s.mu.Lock()
+	proc := s.proc
+	s.mu.Unlock()
+	if proc == nil {
+		return errors.New("not running")
+	}
+	return proc.pause()
+}
+
+// resume continues the running process (SIGCONT).
+func (s *server) resume() error {
+	s.mu.Lock()
+	proc := s.proc
+	s.mu.Unlock()
+	if proc == nil {
+		return errors.New("not running")
+	}
+	return proc.resume()
+}
+
 // restart stops the server if it runs and starts it again on its port.
 func (s *server) restart(tb testing.TB) {
 	tb.Helper()

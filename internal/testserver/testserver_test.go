@@ -2,6 +2,7 @@ package testserver_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -252,6 +253,49 @@ func TestMemcachedStopRestart(t *testing.T) {
 	if got := memcachedCall(t, addr, "get k\r\n", "END"); len(got) != 3 || got[1] != "y" {
 		t.Fatalf("get = %q", got)
 	}
+}
+
+// TestMemcachedPauseResume: a paused server accepts connections and
+// commands but answers nothing until it is resumed; then it answers what
+// it was sent meanwhile.
+func TestMemcachedPauseResume(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("pausing a server needs Linux")
+	}
+	t.Parallel()
+	m := testserver.StartMemcached(t)
+	memcachedCall(t, m.Addr, "set k 0 0 1\r\nx\r\n", "STORED")
+
+	m.Pause(t)
+	conn, err := net.DialTimeout("tcp", m.Addr, time.Second)
+	if err != nil {
+		t.Fatalf("dial a paused server: %v; want its kernel to accept", err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "get k\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	var ne net.Error
+	if line, err := r.ReadString('\n'); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read from a paused server = %q, %v; want a timeout", line, err)
+	}
+
+	m.Resume(t)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := r.ReadString('\n'); err != nil || line != "VALUE k 0 1\r\n" {
+		t.Fatalf("after Resume: %q, %v; want the answer to the get sent while paused", line, err)
+	}
+
+	// Stopping a paused server works (it is resumed first).
+	m.Pause(t)
+	start := time.Now()
+	m.Stop()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stopping a paused server took %v; want it resumed, then stopped within memcached's second", d)
+	}
+	wantRefused(t, m.Addr)
 }
 
 func TestRedisCluster(t *testing.T) {

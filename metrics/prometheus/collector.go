@@ -18,6 +18,8 @@ type Collector struct {
 	lockSec   *prometheus.Desc
 	invalid   *prometheus.Desc
 	errors    *prometheus.Desc
+	evictions *prometheus.Desc
+	expired   *prometheus.Desc
 	readB     *prometheus.Desc
 	writtenB  *prometheus.Desc
 }
@@ -39,6 +41,8 @@ func NewCollector(obs *metrics.Observer, constLabels prometheus.Labels) *Collect
 		lockSec:   d("lock_wait_seconds_total", "Time spent waiting for dogpile locks."),
 		invalid:   d("invalidations_total", "Region invalidations, hard and soft."),
 		errors:    d("errors_total", "Failed operations, errors absorbed in fail-open mode included."),
+		evictions: d("evictions_total", "Entries a bounded backend dropped to stay within its bounds."),
+		expired:   d("expirations_total", "Entries a backend dropped once they outlived its own time to live."),
 		readB:     d("read_bytes_total", "Payload bytes read from byte-storing backends."),
 		writtenB:  d("written_bytes_total", "Payload bytes written to byte-storing backends."),
 	}
@@ -47,7 +51,7 @@ func NewCollector(obs *metrics.Observer, constLabels prometheus.Labels) *Collect
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.results, c.ops, c.opSeconds, c.creations, c.createSec,
-		c.lockWaits, c.lockSec, c.invalid, c.errors, c.readB, c.writtenB} {
+		c.lockWaits, c.lockSec, c.invalid, c.errors, c.evictions, c.expired, c.readB, c.writtenB} {
 		ch <- d
 	}
 }
@@ -74,6 +78,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.lockSec, r.LockWaitTime.Seconds(), r.Region)
 		counter(c.invalid, float64(r.Invalidations), r.Region)
 		counter(c.errors, float64(r.Errors), r.Region)
+		counter(c.evictions, float64(r.Evictions), r.Region)
+		counter(c.expired, float64(r.Expirations), r.Region)
 		counter(c.readB, float64(r.BytesRead), r.Region)
 		counter(c.writtenB, float64(r.BytesWritten), r.Region)
 	}

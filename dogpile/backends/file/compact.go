@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +47,7 @@ func (b *Backend) compact() (err error) {
 		key string
 		loc
 	}
+	// The records are copied in the order they were written.
 	entries := make([]entry, 0, len(b.index))
 	for k, l := range b.index {
 		entries = append(entries, entry{k, l})
@@ -55,19 +57,27 @@ func (b *Backend) compact() (err error) {
 	w := bufio.NewWriterSize(tmp, 256<<10)
 	index := make(map[string]loc, len(entries))
 	pos := int64(headerSize)
-	_, _ = w.Write(header())
-	var val, rec []byte
+	hdr := [headerSize]byte(header())
+	_, _ = w.Write(hdr[:])
+	var rec []byte
 	for _, e := range entries {
-		val = slices.Grow(val[:0], int(e.n))[:e.n]
-		if _, err := b.f.ReadAt(val, e.off); err != nil {
+		size := recordSize(len(e.key), int(e.n))
+		rec = slices.Grow(rec[:0], int(size))[:size]
+		// The record is copied as it is, once checked: an operator may
+		// have truncated the store under the index. A store cleared
+		// meanwhile needs no compaction.
+		if _, err := readRecord(b.f, rec, e.key, e.off, int(e.n)); err != nil {
+			b.suspect = true
+			if errors.Is(err, errStale) {
+				return nil
+			}
 			return fmt.Errorf("compacting %s: reading: %w", b.path, err)
 		}
-		rec = appendRecord(rec[:0], kindSet, e.key, val)
 		if _, err := w.Write(rec); err != nil {
 			return fmt.Errorf("compacting %s: %w", b.path, err)
 		}
-		index[e.key] = loc{off: pos + recordHeader + int64(len(e.key)), n: e.n}
-		pos += int64(len(rec))
+		index[e.key] = loc{off: pos, n: e.n}
+		pos += size
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("compacting %s: %w", b.path, err)
@@ -75,9 +85,20 @@ func (b *Backend) compact() (err error) {
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
-	if _, err := b.f.Write(appendRecord(nil, kindMoved, "", nil)); err != nil {
-		_ = b.f.Truncate(b.end)
+	// Renaming the copy over a store cleared meanwhile would bring back
+	// what the operator deleted.
+	if !b.unchanged() {
+		b.suspect = true
+		return nil
+	}
+	at, err := appendAt(b.f, appendRecord(nil, kindMoved, "", nil))
+	if err != nil {
+		b.suspect = true
 		return fmt.Errorf("compacting %s: %w", b.path, err)
+	}
+	if at != b.end {
+		b.suspect = true // the mark landed in a store truncated meanwhile
+		return nil
 	}
 	b.end += recordHeader
 	if err := os.Rename(tmp.Name(), b.path); err != nil {
@@ -98,8 +119,23 @@ func (b *Backend) compact() (err error) {
 		return fmt.Errorf("compacting %s: %w", b.path, err)
 	}
 	b.f.Close()
-	b.f, b.fd, b.id, b.index, b.end, b.live = f, int(f.Fd()), id, index, pos, pos-headerSize
+	b.f, b.fd, b.id, b.hdr, b.index, b.end, b.live = f, int(f.Fd()), id, hdr, index, pos, pos-headerSize
 	b.nextCompact = 0
 	b.compactions.Add(1)
 	return nil
+}
+
+// unchanged reports whether the store's path still names the open file,
+// of the size and header the index knows. The caller holds mu and the
+// read-write lock.
+func (b *Backend) unchanged() bool {
+	if id, err := pathID(b.path); err != nil || id != b.id {
+		return false
+	}
+	if size, err := fdSize(b.fd); err != nil || size != b.end {
+		return false
+	}
+	var h [headerSize]byte
+	_, err := b.f.ReadAt(h[:], 0)
+	return err == nil && h == b.hdr
 }

@@ -41,16 +41,19 @@
 // (the wire format, metadata JSON and payload) as they are, in an
 // append-only log of checksummed records:
 //
-//	header  16 bytes   "dogpile\x00", format version uint32 (1), flags uint32 (0)
+//	header  16 bytes   "dogpile\x00", format version uint32 (1),
+//	                   generation uint32 (random, new with every header)
 //	record  13 bytes   CRC-32C (Castagnoli) uint32 of the rest of the record,
 //	                   kind uint8 (1 set, 2 delete, 3 moved),
 //	                   key length uint32, value length uint32
 //	        then       the key, then the value (none for delete and moved)
 //
 // Integers are little-endian. Each process keeps an index of the keys in
-// memory, mapping a key to the value of its last record. A read checks the
-// file's size with fstat and reads the value with pread; when another
-// process has appended records, only the new ones are read into the index.
+// memory, mapping a key to its last record. A read checks the file's size
+// with fstat and reads the record with pread, and returns its value once
+// the record's checksum, kind, key and length are the ones expected; when
+// another process has appended records, only the new ones are read into
+// the index.
 //
 // A write appends its records with one write call (SetBytesMulti and
 // DeleteMulti too), so a crash in the middle of one can only leave a torn
@@ -88,7 +91,8 @@
 // the shared flock only when the file changed and they update their index,
 // not on every read: records are never rewritten in place (a torn tail is
 // truncated only past the last valid record, and a compaction writes a new
-// file), so reading a value the index points to needs no lock. The shared
+// file), so reading a value the index points to needs no lock (and the
+// record read is checked in case an operator changed the file). The shared
 // lock keeps a reader from seeing a compaction half done. Without a
 // read-write lock file (rw_lockfile false), one Backend in one process must
 // be the only user of the store, as in dogpile.cache.
@@ -106,6 +110,48 @@
 // Backend holding any key blocks those of other processes. Either way the
 // lock is not re-entrant: Acquire of a held key reports false, also to its
 // holder.
+//
+// # Deleting or truncating the files
+//
+// An operator may delete the store (rm), empty it (: > file, truncate -s)
+// or replace it while processes use it; they carry on with an empty store.
+// A Backend notices the deletion of the file it has open at its next read
+// (the file has no link left; without a read-write lock file, within a
+// second) or write (the path names another file, or none), and opens the
+// path, creating the store again when it is missing.
+// It notices a truncation by the file's size, by a header that changed, or
+// by records that do not follow on from its index, and then reads the
+// store again from its header, never truncating what other processes
+// appended. As every value is read with its whole record and checked, a
+// value returned is always one written under its key, and a read that
+// finds the store cleared returns a miss. A truncation that lands between
+// a writer's look at the file and its write puts the record where the file
+// then ends, maybe inside the header: the writer checks the offset its
+// write landed at and, when it is not the one expected, reads the store
+// again (beginning it again if its header is gone) and writes its records
+// again. A file that begins with the first bytes of a header (or none of
+// them) followed by zero bytes (what truncate -s leaves) or by a valid
+// record is a store that was emptied, and is begun again rather than
+// refused: a file that begins with 16 zero bytes counts as one too.
+//
+// The lock files may be deleted too. Each time a Backend takes the
+// read-write lock or a key's dogpile lock, it checks that the path still
+// names the file it locked, and locks the file at the path when not. But a
+// lock held in a deleted file does not exclude the processes that lock the
+// new one, until it is released: meanwhile two processes may write at
+// once (values stay right, but an entry written then may be lost, and a
+// Backend opening the path just as a truncation cut the header under such
+// a write may find it unreadable, ErrFormat, until the write ends), and a
+// key's value may be created twice.
+//
+// Two cases remain that these checks cannot mend. A compaction copies the
+// live entries to a new file and renames it over the store: a clearing
+// in the few microseconds between its last look at the store and the
+// rename is undone for the entries it copied. And a writer killed in the
+// middle of a write that a truncation made land inside the header leaves a
+// file beginning with part of a header and part of a record, which cannot
+// be told from another program's file: Backends that had the store open
+// begin it again, but Open refuses it (ErrFormat) until it is deleted.
 //
 // The backend needs flock(2): on systems without it (Windows, Plan 9,
 // js/wasm), Open returns an error wrapping errors.ErrUnsupported.

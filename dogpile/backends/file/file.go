@@ -29,8 +29,11 @@ const DefaultCompactionThreshold = 1 << 20
 const DefaultFileMode os.FileMode = 0o600
 
 // identityCheck is how often the hit path checks that the store's path
-// still names the file it has open (a store deleted or replaced by hand).
-// Compactions are noticed at once through the "moved" record.
+// still names the file it has open. A store deleted, or replaced by a
+// rename, is noticed at once when a read-write lock file is used (the open
+// file has no link left), as are compactions (through the "moved" record);
+// this check is for the rest, and for Backends without a read-write lock
+// file.
 const identityCheck = time.Second
 
 var (
@@ -191,13 +194,16 @@ type Backend struct {
 	f           *os.File // the store, opened O_APPEND
 	fd          int
 	id          fileID
+	hdr         [headerSize]byte // the header the index was read after
 	index       map[string]loc
-	end         int64 // after the last valid record; the file's size when in sync
+	end         int64 // after the last valid record (0: no header yet); the file's size when in sync
 	live        int64 // bytes of the records the index points to
 	nextCompact int64 // no automatic compaction below this size
+	suspect     bool  // the index may not match the file: read it again
 	wbuf        []byte
 	rw          *os.File // nil without a read-write lock file
 	rwFd        int
+	rwID        fileID
 	closed      bool
 
 	checkAt     atomic.Int64 // unix nanoseconds of the next identity check
@@ -205,7 +211,7 @@ type Backend struct {
 	compactions atomic.Int64
 }
 
-// loc is where the value of a key's last record lies.
+// loc is where a key's last record begins, and the length of its value.
 type loc struct {
 	off int64
 	n   int32
@@ -280,23 +286,16 @@ func openStore(filename string, c config) (*Backend, error) {
 
 func (b *Backend) open(forceFlock bool) error {
 	if b.rwPath != "" {
-		rw, err := os.OpenFile(b.rwPath, os.O_RDWR|os.O_CREATE, b.mode)
-		if err != nil {
-			return fmt.Errorf("opening the read-write lock file: %w", err)
+		if err := b.openRW(); err != nil {
+			return err
 		}
-		b.rw, b.rwFd = rw, int(rw.Fd())
 	}
 	if b.lockPath != "" {
-		lf, err := os.OpenFile(b.lockPath, os.O_RDWR|os.O_CREATE, b.mode)
+		locks, err := newLockTable(b.lockPath, b.mode, forceFlock)
 		if err != nil {
-			return fmt.Errorf("opening the dogpile lock file: %w", err)
+			return err
 		}
-		rl, err := newRangeLocker(lf, forceFlock)
-		if err != nil {
-			lf.Close()
-			return fmt.Errorf("dogpile lock file %s: %w", b.lockPath, err)
-		}
-		b.locks = newLockTable(lf, rl)
+		b.locks = locks
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -13,10 +13,21 @@ package file
 // key. Without open file description locks (other systems, Linux before
 // 3.15), one flock(2) of the whole file per Backend stands in, as
 // dogpile.cache does.
+//
+// An operator may delete the lock file (or replace it) while processes
+// hold locks in it: a process that opens the path afterwards creates a new
+// file, whose locks the old one's do not exclude. So before and after
+// taking a slot, a Backend checks that the path still names the file it
+// locks in, and moves to the file at the path when it does not. Slots held
+// in the old file stay held there until released: during that time, the
+// key may be taken in the new file too (its value created twice, never a
+// wrong one).
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -53,35 +64,122 @@ type rangeLocker interface {
 }
 
 // lockTable is the dogpile lock of one Backend: the slots its goroutines
-// hold, and the kernel's lock on the file for the others.
+// hold, and the kernel's lock on the lock file for the others.
 type lockTable struct {
-	f  *os.File
-	os rangeLocker
+	path       string
+	mode       os.FileMode
+	forceFlock bool
 
-	mu     sync.Mutex
-	held   map[int64]chan struct{} // closed when the slot is released
-	closed bool
+	mu      sync.Mutex
+	cur     *lockHandle              // the lock file at the path, when last seen
+	handles map[*lockHandle]struct{} // every lock file open: cur, and replaced ones still in use
+	held    map[int64]chan struct{}  // closed when the slot is released
+	closed  bool
 }
 
-func newLockTable(f *os.File, os rangeLocker) *lockTable {
-	return &lockTable{f: f, os: os, held: make(map[int64]chan struct{})}
+// lockHandle is one open lock file.
+type lockHandle struct {
+	f    *os.File
+	os   rangeLocker
+	id   fileID
+	refs int // slots held in it, and attempts under way
+}
+
+func openLockHandle(path string, mode os.FileMode, forceFlock bool) (*lockHandle, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, mode)
+	if err != nil {
+		return nil, fmt.Errorf("opening the dogpile lock file: %w", err)
+	}
+	id, _, err := fdStat(int(f.Fd()))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dogpile lock file %s: %w", path, err)
+	}
+	rl, err := newRangeLocker(f, forceFlock)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dogpile lock file %s: %w", path, err)
+	}
+	return &lockHandle{f: f, os: rl, id: id}, nil
+}
+
+func newLockTable(path string, mode os.FileMode, forceFlock bool) (*lockTable, error) {
+	h, err := openLockHandle(path, mode, forceFlock)
+	if err != nil {
+		return nil, err
+	}
+	return &lockTable{
+		path: path, mode: mode, forceFlock: forceFlock,
+		cur: h, handles: map[*lockHandle]struct{}{h: {}}, held: make(map[int64]chan struct{}),
+	}, nil
 }
 
 func (t *lockTable) close() error {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.closed = true
 	for off, done := range t.held {
 		delete(t.held, off)
 		close(done) // waiters in this process wake up to ErrClosed
 	}
-	t.mu.Unlock()
-	return t.f.Close() // the kernel drops the locks of the descriptor
+	var errs []error
+	for h := range t.handles {
+		delete(t.handles, h)
+		errs = append(errs, h.f.Close()) // the kernel drops the locks of the descriptor
+	}
+	return errors.Join(errs...)
 }
 
 func (t *lockTable) isClosed() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.closed
+}
+
+// current returns the lock file the path names, opening it (creating it
+// when missing) in place of the current one when it was deleted or
+// replaced. The caller gives it back with put.
+func (t *lockTable) current() (*lockHandle, error) {
+	id, err := pathID(t.path)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	if (err == nil && id != t.cur.id) || errors.Is(err, fs.ErrNotExist) {
+		h, err := openLockHandle(t.path, t.mode, t.forceFlock)
+		if err != nil {
+			return nil, err
+		}
+		old := t.cur
+		t.cur, t.handles[h] = h, struct{}{}
+		t.release(old)
+	}
+	t.cur.refs++
+	return t.cur, nil
+}
+
+// replaced reports whether the path no longer names the lock file h.
+func (t *lockTable) replaced(h *lockHandle) bool {
+	id, err := pathID(t.path)
+	return errors.Is(err, fs.ErrNotExist) || err == nil && id != h.id
+}
+
+// put gives back a lock file current returned.
+func (t *lockTable) put(h *lockHandle) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h.refs--
+	t.release(h)
+}
+
+// release closes h when it was replaced and nothing uses it any more. The
+// caller holds t.mu.
+func (t *lockTable) release(h *lockHandle) {
+	if _, open := t.handles[h]; open && h != t.cur && h.refs == 0 {
+		delete(t.handles, h)
+		h.f.Close()
+	}
 }
 
 // free gives up the process's hold on a slot, unless Close already did.
@@ -113,6 +211,7 @@ type mutex struct {
 
 	mu   sync.Mutex
 	done chan struct{} // the slot this mutex holds, nil when it holds none
+	h    *lockHandle   // the lock file it holds the slot in
 }
 
 // pollMin and pollMax bound the pause between attempts at a slot another
@@ -154,18 +253,27 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 		}
 	}
 	b := backoff{min: pollMin, max: pollMax}
-	for {
-		ok, err := t.os.tryLock(m.off)
+	for attempt := 1; ; attempt++ {
+		h, err := t.current()
 		if err != nil {
 			t.free(m.off, done)
-			if t.isClosed() {
-				return false, ErrClosed
-			}
-			return false, fmt.Errorf("locking %q: %w", m.key, err)
+			return false, m.lockErr(err)
 		}
-		if ok {
-			m.done = done
+		ok, err := h.os.tryLock(m.off)
+		if err == nil && ok && attempt < maxLockAttempts && t.replaced(h) {
+			// Deleted while it was locked: lock the file at the path.
+			_ = h.os.unlock(m.off)
+			t.put(h)
+			continue
+		}
+		if err == nil && ok {
+			m.done, m.h = done, h
 			return true, nil
+		}
+		t.put(h)
+		if err != nil {
+			t.free(m.off, done)
+			return false, m.lockErr(err)
 		}
 		if !wait {
 			t.free(m.off, done)
@@ -178,6 +286,13 @@ func (m *mutex) Acquire(ctx context.Context, wait bool) (bool, error) {
 	}
 }
 
+func (m *mutex) lockErr(err error) error {
+	if errors.Is(err, ErrClosed) || m.t.isClosed() {
+		return ErrClosed
+	}
+	return fmt.Errorf("locking %q: %w", m.key, err)
+}
+
 // Release gives the lock up. Releasing a mutex that does not hold its key
 // is an error.
 func (m *mutex) Release(context.Context) error {
@@ -186,10 +301,11 @@ func (m *mutex) Release(context.Context) error {
 	if m.done == nil {
 		return fmt.Errorf("release of the lock of %q, which this Mutex does not hold", m.key)
 	}
-	done := m.done
-	m.done = nil
-	err := m.t.os.unlock(m.off)
+	done, h := m.done, m.h
+	m.done, m.h = nil, nil
+	err := h.os.unlock(m.off)
 	m.t.free(m.off, done)
+	m.t.put(h)
 	switch {
 	case err != nil && m.t.isClosed():
 		return ErrClosed // released with the descriptor
@@ -214,7 +330,15 @@ func (m *mutex) Locked(context.Context) (bool, error) {
 	case busy:
 		return true, nil
 	}
-	locked, err := t.os.test(m.off)
+	h, err := t.current()
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return false, err
+		}
+		return false, fmt.Errorf("testing the lock of %q: %w", m.key, err)
+	}
+	locked, err := h.os.test(m.off)
+	t.put(h)
 	if err != nil {
 		if t.isClosed() {
 			return false, ErrClosed

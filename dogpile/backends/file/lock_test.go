@@ -32,7 +32,7 @@ func lockModes(t *testing.T) []struct {
 		name string
 		opts []Option
 	}{{"flock", []Option{withFlock()}}}
-	if b.locks.os.perKey() {
+	if b.locks.cur.os.perKey() {
 		modes = append([]struct {
 			name string
 			opts []Option
@@ -127,7 +127,7 @@ func TestLockExclusion(t *testing.T) {
 func TestLockKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
 	a, b := open(t, path), open(t, path)
-	if !a.locks.os.perKey() {
+	if !a.locks.cur.os.perKey() {
 		t.Skip("no open file description locks here")
 	}
 	ma := a.Mutex("foo")

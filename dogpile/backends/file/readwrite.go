@@ -4,29 +4,42 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/dogpilego/dogpile/dogpile/driver"
 )
 
-// read returns the value under key from the open store. The caller holds
-// mu, shared or exclusive.
+// read returns the value under key from the open store, read with its
+// record and checked (errStale when the record is not there). The caller
+// holds mu, shared or exclusive.
 func (b *Backend) read(key string) ([]byte, bool, error) {
 	l, ok := b.index[key]
 	if !ok {
 		return nil, false, nil
 	}
-	v := make([]byte, l.n)
-	if _, err := b.f.ReadAt(v, l.off); err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", b.path, err)
+	v, err := readRecord(b.f, make([]byte, recordSize(len(key), int(l.n))), key, l.off, int(l.n))
+	if err != nil {
+		return nil, false, b.readErr(err)
 	}
 	return v, true, nil
 }
 
+func (b *Backend) readErr(err error) error {
+	if errors.Is(err, errStale) {
+		return err
+	}
+	return fmt.Errorf("reading %s: %w", b.path, err)
+}
+
 // GetBytes returns the entry under key. When no other Backend wrote since
 // the last call, it costs an fstat and a pread (a pread alone without a
-// read-write lock file).
+// read-write lock file). A value is returned only when its whole record,
+// key included, is where the index says and passes its checksum; when it
+// is not (an operator truncated or rewrote the store), the index is read
+// again, and a record still not found is a miss.
 func (b *Backend) GetBytes(ctx context.Context, key string) ([]byte, bool, error) {
+	reread := false
 	b.mu.RLock()
 	if b.inSync() {
 		v, ok, err := b.read(key)
@@ -34,15 +47,21 @@ func (b *Backend) GetBytes(ctx context.Context, key string) ([]byte, bool, error
 		if err == nil {
 			return v, ok, nil
 		}
+		reread = errors.Is(err, errStale)
 	} else {
 		b.mu.RUnlock()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.catchUp(ctx); err != nil {
+	if err := b.catchUp(ctx, reread); err != nil {
 		return nil, false, err
 	}
-	return b.read(key)
+	v, ok, err := b.read(key)
+	if errors.Is(err, errStale) {
+		b.suspect = true // changed again since the index was read
+		return nil, false, nil
+	}
+	return v, ok, err
 }
 
 // GetBytesMulti returns one entry per key, in order; nil for a miss.
@@ -51,6 +70,7 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 	if len(keys) == 0 {
 		return out, nil
 	}
+	reread := false
 	b.mu.RLock()
 	if b.inSync() {
 		err := b.readMulti(keys, out)
@@ -58,43 +78,60 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 		if err == nil {
 			return out, nil
 		}
+		reread = errors.Is(err, errStale)
 	} else {
 		b.mu.RUnlock()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.catchUp(ctx); err != nil {
+	if err := b.catchUp(ctx, reread); err != nil {
 		return nil, err
 	}
-	if err := b.readMulti(keys, out); err != nil {
+	err := b.readMulti(keys, out)
+	if errors.Is(err, errStale) {
+		// Changed again since the index was read: what was not read is a
+		// miss.
+		b.suspect = true
+		return out, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// readMulti reads the values of keys into out, in one allocation.
+// readMulti reads the values of keys into out, with their records, in one
+// allocation. On errStale, out holds the values read and nil for the
+// others.
 func (b *Backend) readMulti(keys []string, out [][]byte) error {
-	total := 0
+	total := int64(0)
 	for _, k := range keys {
 		if l, ok := b.index[k]; ok {
-			total += int(l.n)
+			total += recordSize(len(k), int(l.n))
 		}
 	}
 	buf := make([]byte, total)
+	var stale error
 	for i, k := range keys {
+		out[i] = nil
 		l, ok := b.index[k]
 		if !ok {
-			out[i] = nil
 			continue
 		}
-		v := buf[:l.n:l.n]
-		buf = buf[l.n:]
-		if _, err := b.f.ReadAt(v, l.off); err != nil {
-			return fmt.Errorf("reading %s: %w", b.path, err)
+		size := recordSize(len(k), int(l.n))
+		rec := buf[:size:size]
+		buf = buf[size:]
+		v, err := readRecord(b.f, rec, k, l.off, int(l.n))
+		switch {
+		case errors.Is(err, errStale):
+			stale = err
+		case err != nil:
+			return b.readErr(err)
+		default:
+			out[i] = v
 		}
-		out[i] = v
 	}
-	return nil
+	return stale
 }
 
 // SetBytes stores value under key: one record appended to the store.
@@ -190,29 +227,56 @@ func (b *Backend) exclusive(ctx context.Context, f func() error) error {
 }
 
 // appendRecords writes the records build returns at the end of the store and
-// indexes them; the caller holds the exclusive lock.
+// indexes them; the caller holds the exclusive lock, with the index in
+// sync.
+//
+// The records go where the file ends at the moment of the write, and the
+// offset they landed at is checked against the end the index knows: an
+// operator may have truncated the store since, down into its records or
+// its header. The index is then read again (beginning the store again if
+// the header is gone) and the records are written again, so that no record
+// is indexed at a place it is not, and none is left where no header
+// precedes it.
 func (b *Backend) appendRecords(build func(buf []byte) ([]byte, []record)) error {
-	buf, recs := build(b.wbuf[:0])
-	if cap(buf) <= 64<<10 {
-		b.wbuf = buf[:0]
+	for attempt := 1; ; attempt++ {
+		buf, recs := build(b.wbuf[:0])
+		if cap(buf) <= 64<<10 {
+			b.wbuf = buf[:0]
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		at, err := appendAt(b.f, buf)
+		if err != nil {
+			if at == b.end {
+				// Leave no partial record behind; should this fail too,
+				// the next refresh drops it.
+				_, _, _ = b.cut(b.f, b.hdr, b.end)
+			}
+			b.suspect = true
+			return fmt.Errorf("writing to %s: %w", b.path, err)
+		}
+		if at == b.end {
+			pos := b.end
+			for _, r := range recs {
+				r.off = pos
+				applyRecord(b.index, &b.live, r)
+				pos += recordSize(len(r.key), r.vlen)
+			}
+			b.end = pos
+			break
+		}
+		// Truncated since the index was read.
+		b.suspect = true
+		if attempt == 3 {
+			// Truncated again and again: the records went to the store
+			// and were cleared with it, as if written just before.
+			return nil
+		}
+		if _, err := b.refresh(true); err != nil {
+			return err
+		}
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	if _, err := b.f.Write(buf); err != nil {
-		// Leave no partial record behind; should this fail too, the next
-		// refresh drops it.
-		_ = b.f.Truncate(b.end)
-		return fmt.Errorf("writing to %s: %w", b.path, err)
-	}
-	pos := b.end
-	for _, r := range recs {
-		size := recordSize(len(r.key), r.vlen)
-		r.voff = pos + recordHeader + int64(len(r.key))
-		applyRecord(b.index, &b.live, r)
-		pos += size
-	}
-	b.end = pos
 	if b.syncWrites {
 		if err := b.f.Sync(); err != nil {
 			return fmt.Errorf("syncing %s: %w", b.path, err)

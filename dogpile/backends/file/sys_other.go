@@ -17,6 +17,7 @@ type fileID struct{ dev, ino uint64 }
 
 func fdStat(int) (fileID, int64, error)                  { return fileID{}, 0, errors.ErrUnsupported }
 func fdSize(int) (int64, error)                          { return 0, errors.ErrUnsupported }
+func fdSizeLinked(int) (int64, bool, error)              { return 0, false, errors.ErrUnsupported }
 func pathID(string) (fileID, error)                      { return fileID{}, errors.ErrUnsupported }
 func flockWait(context.Context, int, bool) error         { return errors.ErrUnsupported }
 func flockRelease(int) error                             { return errors.ErrUnsupported }

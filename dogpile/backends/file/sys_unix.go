@@ -37,6 +37,17 @@ func fdSize(fd int) (int64, error) {
 	return st.Size, nil
 }
 
+// fdSizeLinked returns the size of an open file, and whether a path still
+// names it (deleting its last path leaves it without links), without
+// allocating.
+func fdSizeLinked(fd int) (int64, bool, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return 0, false, err
+	}
+	return st.Size, st.Nlink > 0, nil
+}
+
 // pathID returns the identity of the file at path, following symbolic
 // links as open does.
 func pathID(path string) (fileID, error) {

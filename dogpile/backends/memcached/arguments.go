@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,13 +45,30 @@ func init() {
 	}
 }
 
+// defaultSelection is the server selection of each registered name when
+// server_selection is not given: that of the Python client dogpile.cache
+// uses under the name, so that Go and Python processes configured alike
+// share keys and locks. python-binary-memcached's Client writes every key
+// to every server, which no selection does: its name keeps the Go
+// client's.
+var defaultSelection = map[string]Selection{
+	Name:           SelectPythonMemcached,
+	NamePyMemcache: SelectPyMemcache,
+	NamePylibmc:    SelectPylibmc,
+	NameBMemcached: SelectGomemcache,
+}
+
+// pylibmcPlacement are the pylibmc behaviors that move keys away from
+// libmemcached's default distribution, which SelectPylibmc follows.
+var pylibmcPlacement = []string{"ketama", "ketama_weighted", "ketama_hash", "distribution", "hash"}
+
 // pythonOnly are the arguments dogpile.cache's memcached backends take
 // that mean nothing with this client: accepted, and logged once when set.
 var pythonOnly = []string{
 	"dead_retry",       // python-memcached: no dead-server bookkeeping here
 	"min_compress_len", // no compression: values are the wire format
 	"binary",           // pylibmc: the text protocol is used
-	"behaviors",        // pylibmc
+	"behaviors",        // pylibmc; those that move keys are refused (pylibmcPlacement)
 	"serde",            // pymemcache: values are bytes
 	"default_noreply",  // pymemcache: every command waits for its reply
 	"enable_retry_client",
@@ -69,6 +88,7 @@ func openArgs(name string, args driver.Arguments) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Selector = conn.selector
 	b, err := newBackend(conn.client(), opts)
 	if err != nil {
 		return nil, err
@@ -98,7 +118,7 @@ func parseArgs(name string, args driver.Arguments) (connConfig, Options, error) 
 		}
 	}
 	p.Ignore(pythonOnly...)
-	conn, err := parseConn(p)
+	conn, err := parseConn(p, defaultSelection[name])
 	if err != nil {
 		return conn, o, err
 	}
@@ -111,7 +131,7 @@ func parseArgs(name string, args driver.Arguments) (connConfig, Options, error) 
 // connConfig is what the connection arguments say.
 type connConfig struct {
 	servers    []string
-	selector   *memcache.ServerList // servers, resolved
+	selector   *Selector // servers, resolved
 	timeout    time.Duration
 	maxIdle    int
 	tls        *tls.Config
@@ -130,13 +150,14 @@ func (c connConfig) client() *memcache.Client {
 	return mc
 }
 
-func parseConn(p *driver.ArgParser) (connConfig, error) {
+func parseConn(p *driver.ArgParser, def Selection) (connConfig, error) {
 	var c connConfig
 	if !p.Has("url") {
 		return c, fmt.Errorf("%w: argument \"url\" is required: a \"host:port\", a list of them, or \"host1:port1, host2:port2\"",
 			driver.ErrInvalidArgument)
 	}
-	for _, u := range p.Strings("url") {
+	urls := p.Strings("url")
+	for _, u := range urls {
 		s, err := serverAddr(u)
 		if err != nil {
 			p.Reject("url", fmt.Sprintf("\"host:port\" entries, socket paths or \"unix:/path\" (%v)", err))
@@ -144,11 +165,25 @@ func parseConn(p *driver.ArgParser) (connConfig, error) {
 		}
 		c.servers = append(c.servers, s)
 	}
-	c.selector = new(memcache.ServerList)
+	sel := Selection(p.String("server_selection", string(def)))
+	if !slices.Contains(selections, sel) {
+		p.Reject("server_selection", fmt.Sprintf("one of %q", selections))
+	}
+	if sel == SelectPylibmc && len(urls) > 1 && !p.Has("server_selection") {
+		if v, ok := p.Value("behaviors"); ok {
+			if k := placementBehavior(v); k != "" {
+				p.Reject("behaviors", fmt.Sprintf("no %q: pylibmc would place keys other than by libmemcached's default, "+
+					"which this backend follows; set server_selection to place them otherwise", k))
+			}
+		}
+	}
 	if len(c.servers) == 0 {
 		p.Reject("url", "at least one server")
-	} else if err := c.selector.SetServers(c.servers...); err != nil {
-		p.Reject("url", fmt.Sprintf("servers that resolve (%v)", err))
+	} else if len(c.servers) == len(urls) && slices.Contains(selections, sel) {
+		var err error
+		if c.selector, err = newSelector(sel, urls); err != nil {
+			p.Reject("url", fmt.Sprintf("servers that resolve (%v)", err))
+		}
 	}
 	if c.timeout = p.Seconds("socket_timeout", memcache.DefaultTimeout); c.timeout <= 0 {
 		p.Reject("socket_timeout", "a positive number of seconds")
@@ -232,4 +267,19 @@ func boolValue(v any) (on, ok bool) {
 		}
 	}
 	return false, false
+}
+
+// placementBehavior returns the first of pylibmcPlacement that behaviors,
+// a map with string keys, sets, or "".
+func placementBehavior(behaviors any) string {
+	m := reflect.ValueOf(behaviors)
+	if m.Kind() != reflect.Map || m.Type().Key().Kind() != reflect.String {
+		return ""
+	}
+	for _, k := range pylibmcPlacement {
+		if m.MapIndex(reflect.ValueOf(k).Convert(m.Type().Key())).IsValid() {
+			return k
+		}
+	}
+	return ""
 }

@@ -49,9 +49,14 @@ func TestArguments(t *testing.T) {
 		b := raw.(*Backend)
 		defer b.Close()
 		c := b.Client()
-		if c.Timeout != memcache.DefaultTimeout || c.MaxIdleConns != defaultMaxIdleConns || c.DialContext != nil {
-			t.Errorf("client Timeout %v, MaxIdleConns %d, DialContext set %v; want %v, %d, false",
+		// The factory's dialer bounds a new connection's first exchange
+		// (boundedConn), with or without TLS and authentication.
+		if c.Timeout != memcache.DefaultTimeout || c.MaxIdleConns != defaultMaxIdleConns || c.DialContext == nil {
+			t.Errorf("client Timeout %v, MaxIdleConns %d, DialContext set %v; want %v, %d, true",
 				c.Timeout, c.MaxIdleConns, c.DialContext != nil, memcache.DefaultTimeout, defaultMaxIdleConns)
+		}
+		if sel, ok := b.servers.(*Selector); !ok || sel.Selection() != SelectPythonMemcached {
+			t.Errorf("servers %T %v; want a *Selector following python-memcached, dogpile.cache.memcached's client", b.servers, b.servers)
 		}
 		if b.Mutex("k") != nil {
 			t.Error("Mutex is not nil without distributed_lock")
@@ -235,6 +240,63 @@ func TestArguments(t *testing.T) {
 				b.lockTTL, b.Client().Timeout, b.TTL(), b.ownsClient)
 		}
 	})
+}
+
+// TestServerSelection: each registered name places keys as the Python
+// client dogpile.cache uses under it, unless server_selection says
+// otherwise; pylibmc behaviors that move keys elsewhere are refused.
+func TestServerSelection(t *testing.T) {
+	two := "127.0.0.1:1, 127.0.0.1:2"
+	for _, tc := range []struct {
+		name string
+		args driver.Arguments
+		want Selection
+	}{
+		{Name, driver.Arguments{}, SelectPythonMemcached},
+		{NamePyMemcache, driver.Arguments{}, SelectPyMemcache},
+		{NamePylibmc, driver.Arguments{}, SelectPylibmc},
+		{NameBMemcached, driver.Arguments{}, SelectGomemcache},
+		{Name, driver.Arguments{"server_selection": "pymemcache"}, SelectPyMemcache},
+		{NamePyMemcache, driver.Arguments{"server_selection": "gomemcache"}, SelectGomemcache},
+		{NameBMemcached, driver.Arguments{"server_selection": "python-memcached"}, SelectPythonMemcached},
+		{NamePylibmc, driver.Arguments{"behaviors": map[string]any{"tcp_nodelay": true}}, SelectPylibmc},
+		{NamePylibmc, driver.Arguments{"behaviors": map[string]any{"ketama": true}, "server_selection": "pylibmc"}, SelectPylibmc},
+	} {
+		captureLogs(t)
+		tc.args["url"] = two
+		raw, err := driver.Open(tc.name, tc.args)
+		if err != nil {
+			t.Errorf("%s %v: %v", tc.name, tc.args, err)
+			continue
+		}
+		b := raw.(*Backend)
+		defer b.Close()
+		if sel, ok := b.servers.(*Selector); !ok || sel.Selection() != tc.want {
+			t.Errorf("%s %v: selection %v; want %s", tc.name, tc.args, b.servers, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		args driver.Arguments
+		want string
+	}{
+		{Name, driver.Arguments{"url": two, "server_selection": "ketama"},
+			`argument "server_selection" is string "ketama", want one of ["python-memcached" "pymemcache" "pylibmc" "gomemcache"]`},
+		{NamePylibmc, driver.Arguments{"url": two, "behaviors": map[string]any{"ketama": true}},
+			`argument "behaviors" is map[string]interface {} map[ketama:true], want no "ketama": pylibmc would place keys other than by libmemcached's default`},
+		{NamePylibmc, driver.Arguments{"url": two, "behaviors": map[string]any{"distribution": "consistent"}}, `want no "distribution"`},
+		{NamePylibmc, driver.Arguments{"url": two, "behaviors": map[string]bool{"ketama_weighted": true}}, `want no "ketama_weighted"`},
+	} {
+		_, err := driver.Open(tc.name, tc.args)
+		if !errors.Is(err, driver.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: %v; want an error saying %s", tc.name, tc.args, err, tc.want)
+		}
+	}
+	// One server: every selection picks it, and the behaviors are harmless.
+	captureLogs(t)
+	if _, err := driver.Open(NamePylibmc, driver.Arguments{"url": "127.0.0.1:1", "behaviors": map[string]any{"ketama": true}}); err != nil {
+		t.Errorf("pylibmc with ketama on one server: %v", err)
+	}
 }
 
 // TestConfigureError: a bad argument reaches the caller of Configure as

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,6 +49,14 @@ type Options struct {
 	// an error wrapping driver.ErrInvalidArgument, sent nowhere, instead
 	// of storing them under MangleKey(key).
 	RefuseInvalidKeys bool
+	// Selector is the ServerSelector the client given to New was built
+	// with (memcache.NewFromSelector), such as a Selector or a
+	// *memcache.ServerList. With it, writes are pipelined: a SetBytesMulti
+	// or DeleteMulti is one round trip per server, on connections of the
+	// backend's own with the client's settings. Without it they go
+	// through the client, one command after the other. A Selector other
+	// than the client's would write keys where reads do not look.
+	Selector memcache.ServerSelector
 }
 
 // validate reports the first field that cannot take its value.
@@ -66,11 +78,14 @@ func (o Options) validate() error {
 // driver.Locker (a distributed lock, with Options.DistributedLock), a
 // driver.ExpirationAware and an io.Closer. It is safe for concurrent use.
 //
-// Operations check their context before they start; once sent, an
-// operation is bounded by the client's Timeout, since the memcache client
-// takes no context.
+// Operations check their context before they start. Reads and the lock
+// go through the memcache client, which takes no context: once sent,
+// they are bounded by the client's Timeout. Pipelined writes (see
+// Options.Selector) also end when their context does.
 type Backend struct {
 	client      *memcache.Client
+	servers     memcache.ServerSelector // nil: writes go through client
+	pipe        *pipeline
 	ownsClient  bool // built by a registered factory: Close closes it
 	mangleKeys  bool
 	lockEnabled bool
@@ -95,6 +110,14 @@ var (
 // keeps: Close leaves it open. It does not connect. The memcache client
 // keeps 2 idle connections per server by default, which makes concurrent
 // callers dial for most operations; the registered factories set 16.
+// Give the client's selector in Options.Selector to pipeline writes; to
+// place keys as a Python client does, build the client on a Selector:
+//
+//	sel, err := memcached.NewSelector(memcached.SelectPyMemcache, "10.0.0.1:11211", "10.0.0.2:11211")
+//	...
+//	client := memcache.NewFromSelector(sel)
+//	b, err := memcached.New(client, memcached.Options{Selector: sel})
+//
 // Options that cannot take their values are an error wrapping
 // driver.ErrInvalidArgument.
 func New(client *memcache.Client, opts Options) (*Backend, error) {
@@ -112,7 +135,8 @@ func newBackend(client *memcache.Client, opts Options) (*Backend, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	b := &Backend{client: client, mangleKeys: !opts.RefuseInvalidKeys, lockEnabled: opts.DistributedLock}
+	b := &Backend{client: client, servers: opts.Selector, pipe: &pipeline{client: client},
+		mangleKeys: !opts.RefuseInvalidKeys, lockEnabled: opts.DistributedLock}
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = DefaultLockTimeout
@@ -237,7 +261,9 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 	return out, nil
 }
 
-// SetBytes stores value under key with the backend's TTL.
+// SetBytes stores value under key with the backend's TTL. A value over
+// the server's item size (1 MiB unless memcached runs with -I) is an
+// error wrapping driver.ErrValueTooLarge.
 func (b *Backend) SetBytes(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return opError("set", key, err)
@@ -246,45 +272,33 @@ func (b *Backend) SetBytes(ctx context.Context, key string, value []byte) error 
 	if err != nil {
 		return err
 	}
-	return b.set(key, sk, value)
+	return b.write(ctx, []string{key}, []command{{key: sk, value: value, exp: b.expiration()}})[0]
 }
 
-func (b *Backend) set(key, sk string, value []byte) error {
-	it := &memcache.Item{Key: sk, Value: value, Expiration: b.expiration()}
-	err := b.client.Set(it)
-	if b.staleConn(err) {
-		err = b.client.Set(it)
-	}
-	if err != nil {
-		return opError("set", key, err)
-	}
-	return nil
-}
-
-// SetBytesMulti stores every item. memcached's text protocol has no
-// multi-key set: the items are stored one after the other, and the first
-// failure ends the call. No item is sent when one of the keys is refused.
+// SetBytesMulti stores every item: with Options.Selector (and from the
+// registered names), in one pipelined round trip per server. Every item
+// is tried; the items that fail are reported in a *WriteError, each with
+// its error, such as one wrapping driver.ErrValueTooLarge for a value over
+// the server's item size. No item is sent when one of the keys is refused.
 func (b *Backend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	stored := make([]string, len(items))
+	keys := make([]string, len(items))
+	cmds := make([]command, len(items))
+	exp := b.expiration()
 	for i, it := range items {
 		sk, err := b.storedKey(it.Key)
 		if err != nil {
 			return err
 		}
-		stored[i] = sk
+		keys[i] = it.Key
+		cmds[i] = command{key: sk, value: it.Value, exp: exp}
 	}
-	for i, it := range items {
-		if err := ctx.Err(); err != nil {
-			return opError("set", it.Key, err)
-		}
-		if err := b.set(it.Key, stored[i], it.Value); err != nil {
-			return err
-		}
+	if err := ctx.Err(); err != nil {
+		return opErrorN("set_multi", keys, err)
 	}
-	return nil
+	return writeErrors("set_multi", keys, b.write(ctx, keys, cmds))
 }
 
 // Delete removes key; a missing key is not an error.
@@ -296,23 +310,12 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return b.delete(key, sk)
+	return b.write(ctx, []string{key}, []command{{del: true, key: sk}})[0]
 }
 
-func (b *Backend) delete(key, sk string) error {
-	err := b.client.Delete(sk)
-	if b.staleConn(err) {
-		err = b.client.Delete(sk)
-	}
-	if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
-		return opError("delete", key, err)
-	}
-	return nil
-}
-
-// DeleteMulti removes every key, one delete after the other (memcached has
-// no multi-key delete); missing keys are not an error, and the first
-// failure ends the call. No key is sent when one of them is refused.
+// DeleteMulti removes every key, pipelined as SetBytesMulti stores;
+// missing keys are not an error. Every key is tried; those that fail are
+// reported in a *WriteError. No key is sent when one of them is refused.
 func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
@@ -321,21 +324,118 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	if err != nil {
 		return err
 	}
-	for i, sk := range stored {
-		if err := ctx.Err(); err != nil {
-			return opError("delete", keys[i], err)
-		}
-		if err := b.delete(keys[i], sk); err != nil {
-			return err
-		}
+	if err := ctx.Err(); err != nil {
+		return opErrorN("delete_multi", keys, err)
 	}
-	return nil
+	cmds := make([]command, len(keys))
+	for i, sk := range stored {
+		cmds[i] = command{del: true, key: sk}
+	}
+	return writeErrors("delete_multi", keys, b.write(ctx, keys, cmds))
 }
 
-// Close closes the idle connections of a client that a registered factory
-// built; a client given to New belongs to the caller and is left alone.
-// The backend may still be used after Close: it dials again.
+// write runs cmds, cmds[i] for the region's keys[i], and returns the
+// error of each, nil for those that succeeded: pipelined per server when
+// the backend knows the servers, through the client otherwise.
+func (b *Backend) write(ctx context.Context, keys []string, cmds []command) []error {
+	errs := make([]error, len(cmds))
+	if b.servers != nil {
+		b.pipelined(ctx, cmds, errs)
+	} else {
+		for i, c := range cmds {
+			if i > 0 && ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				continue
+			}
+			errs[i] = b.writeOne(c)
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = opError(cmds[i].verb(), keys[i], err)
+		}
+	}
+	return errs
+}
+
+// pipelined sends cmds to their servers, in parallel when there are
+// several, and sets errs[i] to the outcome of cmds[i].
+func (b *Backend) pipelined(ctx context.Context, cmds []command, errs []error) {
+	type group struct {
+		addr net.Addr
+		idx  []int // into cmds
+	}
+	var groups []group
+	for i, c := range cmds {
+		addr, err := b.servers.PickServer(c.key)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		g := slices.IndexFunc(groups, func(g group) bool { return g.addr.String() == addr.String() })
+		if g < 0 {
+			g = len(groups)
+			groups = append(groups, group{addr: addr})
+		}
+		groups[g].idx = append(groups[g].idx, i)
+	}
+	run := func(g group) {
+		if len(g.idx) == len(cmds) {
+			b.pipe.exec(ctx, g.addr, cmds, errs)
+			return
+		}
+		sub, subErrs := make([]command, len(g.idx)), make([]error, len(g.idx))
+		for j, i := range g.idx {
+			sub[j] = cmds[i]
+		}
+		b.pipe.exec(ctx, g.addr, sub, subErrs)
+		for j, i := range g.idx {
+			errs[i] = subErrs[j]
+		}
+	}
+	if len(groups) == 1 {
+		run(groups[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { run(g) })
+	}
+	wg.Wait()
+}
+
+// writeOne runs c through the client, retrying once on a fresh
+// connection when a pooled one was closed by the server.
+func (b *Backend) writeOne(c command) error {
+	var err error
+	if c.del {
+		err = b.client.Delete(c.key)
+		if b.staleConn(err) {
+			err = b.client.Delete(c.key)
+		}
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return nil
+		}
+		return err
+	}
+	it := &memcache.Item{Key: c.key, Value: c.value, Expiration: c.exp}
+	err = b.client.Set(it)
+	if b.staleConn(err) {
+		err = b.client.Set(it)
+	}
+	// The memcache client reports memcached's refusal only in its text.
+	if err != nil && strings.Contains(err.Error(), "SERVER_ERROR object too large") {
+		return fmt.Errorf("%w: %d bytes (%v)", driver.ErrValueTooLarge, len(c.value), err)
+	}
+	return err
+}
+
+// Close closes the idle connections of the backend's pipelined writes,
+// and those of a client that a registered factory built; a client given
+// to New belongs to the caller and is left alone. The backend may still
+// be used after Close: it dials again.
 func (b *Backend) Close() error {
+	b.pipe.closeIdle()
 	if !b.ownsClient {
 		return nil
 	}
@@ -351,21 +451,16 @@ func (b *Backend) Close() error {
 // and the caller retries once on a fresh connection. A server that is
 // down refuses the fresh connection, which is not retried.
 func (b *Backend) staleConn(err error) bool {
-	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+	if !closedByServer(err) {
 		return false
 	}
 	_ = b.client.Close() // drops idle connections only; the client stays usable
 	return true
 }
 
-func opError(op, key string, err error) error {
-	return fmt.Errorf("%s %s: %w", op, showKey(key), err)
-}
-
-func opErrorN(op string, keys []string, err error) error {
-	if len(keys) == 1 {
-		return opError(op, keys[0], err)
-	}
-	return fmt.Errorf("%s of %d keys (%s, ...): %w", op, len(keys), showKey(keys[0]), err)
+// closedByServer reports whether err is what a connection gives once the
+// server has closed it: the end of the stream, a reset or a broken pipe.
+func closedByServer(err error) bool {
+	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }

@@ -16,8 +16,8 @@ import (
 
 // TestConformance runs the backend conformance suite against one memcached
 // and against two (keys spread over both), with the distributed lock on
-// and off, behind a region's SHA-1 key mangler, and on a client given to
-// New.
+// and off, behind a region's SHA-1 key mangler, and on clients given to
+// New, writing through the client or pipelined on its Selector.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	m1, m2 := testserver.StartMemcached(t), testserver.StartMemcached(t)
@@ -40,6 +40,22 @@ func TestConformance(t *testing.T) {
 				c.Timeout = testTimeout
 				c.MaxIdleConns = defaultMaxIdleConns
 				return openClient(t, c, Options{DistributedLock: true, LockTimeout: 5 * time.Second})
+			},
+		})
+	})
+	t.Run("NewSelector", func(t *testing.T) {
+		// A client on a Selector, given to New with it: pipelined writes.
+		t.Parallel()
+		dogpiletest.TestBackend(t, dogpiletest.Options{
+			New: func(t *testing.T) driver.Backend {
+				sel, err := NewSelector(SelectPyMemcache, m1.Addr, m2.Addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := memcache.NewFromSelector(sel)
+				c.Timeout = testTimeout
+				c.MaxIdleConns = defaultMaxIdleConns
+				return openClient(t, c, Options{Selector: sel, DistributedLock: true, LockTimeout: 5 * time.Second})
 			},
 		})
 	})

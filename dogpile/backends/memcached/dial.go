@@ -6,19 +6,18 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
 // dialer returns the client's DialContext for the connection arguments:
 // TLS (tls_context), TCP keep-alive (socket_keepalive) and memcached's
-// ASCII authentication (username, password). It returns nil when none is
-// set, leaving the client's plain dialer.
+// ASCII authentication (username, password). Its connections bound their
+// first exchange (see boundedConn).
 func (c connConfig) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if c.tls == nil && !c.keepAliveG && c.username == "" {
-		return nil
-	}
 	nd := &net.Dialer{KeepAlive: c.keepAlive}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		limit := time.Now().Add(c.timeout)
 		var (
 			conn net.Conn
 			err  error
@@ -37,7 +36,9 @@ func (c connConfig) dialer() func(ctx context.Context, network, addr string) (ne
 				return nil, err
 			}
 		}
-		return conn, nil
+		bc := &boundedConn{Conn: conn}
+		bc.limit.Store(limit.UnixNano())
+		return bc, nil
 	}
 }
 
@@ -74,4 +75,33 @@ func authenticate(ctx context.Context, conn net.Conn, user, pass string, timeout
 		return fmt.Errorf("authenticating as %q: server replied %q", user, line)
 	}
 	return conn.SetDeadline(time.Time{})
+}
+
+// boundedConn is a connection whose deadlines are no later than the
+// socket timeout after dialling began, until the server first sends
+// something. The memcache client dials within its Timeout and then gives
+// each read of the first exchange a Timeout of its own; bounded, a
+// server that stalls costs a call one socket timeout, connecting
+// included.
+type boundedConn struct {
+	net.Conn
+	limit atomic.Int64 // unix nanoseconds; 0 once the server has answered
+}
+
+// SetDeadline sets the connection's deadline, no later than its limit
+// while the server has not answered.
+func (c *boundedConn) SetDeadline(t time.Time) error {
+	if l := c.limit.Load(); l != 0 && (t.IsZero() || t.UnixNano() > l) {
+		t = time.Unix(0, l)
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// Read reads from the connection; the first bytes lift the limit.
+func (c *boundedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.limit.Load() != 0 {
+		c.limit.Store(0)
+	}
+	return n, err
 }

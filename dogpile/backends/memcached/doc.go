@@ -2,11 +2,15 @@
 // github.com/bradfitz/gomemcache/memcache.
 //
 // From Go, build the memcache client and give it to New with typed
-// Options, then to a region:
+// Options, then to a region. Built on a Selector, given to New too, the
+// client places keys as a Python client does, and the backend pipelines
+// its writes:
 //
-//	client := memcache.New("10.0.0.1:11211", "10.0.0.2:11211")
+//	sel, err := memcached.NewSelector(memcached.SelectPyMemcache, "10.0.0.1:11211", "10.0.0.2:11211")
+//	...
+//	client := memcache.NewFromSelector(sel)
 //	client.MaxIdleConns = 16
-//	b, err := memcached.New(client, memcached.Options{DistributedLock: true})
+//	b, err := memcached.New(client, memcached.Options{Selector: sel, DistributedLock: true})
 //	...
 //	err = region.ConfigureBackend(b, dogpile.Config{ExpirationTime: 10 * time.Minute})
 //
@@ -34,8 +38,31 @@
 // with a JSON serializer shares entries with Go. Entries pickled by a
 // Python client without a serializer are not in the wire format and are a
 // miss to Go regions. A read of several keys is one multi-key get per
-// server. memcached's text protocol has no multi-key set or delete, so
-// SetBytesMulti and DeleteMulti send one command per key.
+// server.
+//
+// Writes are pipelined: SetBytesMulti and DeleteMulti send all their
+// commands for a server at once and then read the replies, one round trip
+// per server (per batch of 1024 keys or 1 MiB of values), the servers in
+// parallel; SetBytes and Delete are batches of one. They use
+// memcached's classic text protocol, where each set and delete gets a
+// reply of its own, in order, closed by the reply to a "version" command:
+// every key learns its outcome, and a reply stream out of step is
+// detected and distrusted. (memcached's quiet meta commands would spare
+// the successful replies, but their errors do not say which command they
+// answer.) Every key is tried; those that fail are reported in a
+// *WriteError, each key with its error. The writes go on connections of
+// the backend's own, with the client's DialContext and Timeout and at
+// most its MaxIdleConns idle ones per server. A client given to New
+// without Options.Selector writes through the client, one key after the
+// other, with the same errors.
+//
+// A value over the server's item size (1 MiB by default, memcached -I
+// changes it) is refused by memcached: that key's error wraps
+// driver.ErrValueTooLarge, and a region then serves the created value
+// uncached and reports the key to its logger (once) and observer. The
+// value is sent before the server refuses it. Package dogpile/compress
+// makes large payloads smaller, at the price of entries that Python
+// processes cannot read.
 //
 // # Arguments
 //
@@ -45,9 +72,11 @@
 //	url                    required: "host:port", a list of them, or
 //	                       "host1:port1, host2:port2"; a missing port is 11211, a path or
 //	                       "unix:/path" is a unix socket. Keys are spread over several
-//	                       servers by the memcache client's selection (CRC-32 of the key
-//	                       modulo the number of servers), not Python's: Go and Python
-//	                       processes share entries only through a single server.
+//	                       servers as server_selection says.
+//	server_selection       (Go only) how keys are spread over several servers: as
+//	                       "python-memcached", "pymemcache", "pylibmc" or "gomemcache"
+//	                       place them (see Selection); by default, as the Python client
+//	                       of the name does (see below).
 //	memcached_expire_time  Options.ServerTTL: the server-side TTL of values in seconds,
 //	                       0 for none (NoServerTTL). When not set (or None), derived from
 //	                       the region's expiration (see below).
@@ -62,19 +91,44 @@
 //	username, password     memcached's ASCII authentication (a server started with -Y).
 //	                       Binary-protocol SASL is not supported.
 //	max_idle_conns         (Go only) the client's MaxIdleConns: idle connections kept per
-//	                       server, 16 by default.
+//	                       server, 16 by default, and as many for the pipelined writes.
 //	mangle_invalid_keys    (Go only) true, the default: keys memcached refuses are stored
 //	                       under a hash (see MangleKey); false (Options.RefuseInvalidKeys):
 //	                       they are an error.
 //
 // Python's arguments that mean nothing with this client (dead_retry,
-// min_compress_len, binary, behaviors, serde, default_noreply,
+// min_compress_len, binary, behaviors (but see below), serde, default_noreply,
 // enable_retry_client, retry_attempts, retry_delay, retry_for,
 // do_not_retry_for, hashclient_retry_attempts, hashclient_retry_timeout,
 // hashclient_dead_timeout) are accepted and logged once, so a Python
 // configuration works unchanged. Any other name is an error wrapping
 // driver.ErrInvalidArgument, as is a value of the wrong kind or out of
 // range.
+//
+// # Server selection
+//
+// A Go process and a Python process share entries and dogpile locks on
+// several servers only if both place every key, "_lock" keys included,
+// on the same server. Each registered name places keys as the Python
+// client dogpile.cache uses under that name, with its defaults:
+//
+//	dogpile.cache.memcached    SelectPythonMemcached (python-memcached's Client)
+//	dogpile.cache.pymemcache   SelectPyMemcache (pymemcache's HashClient)
+//	dogpile.cache.pylibmc      SelectPylibmc (libmemcached's default distribution)
+//	dogpile.cache.bmemcached   SelectGomemcache
+//
+// python-binary-memcached's Client writes every key to every server,
+// which no selection imitates: its name keeps the Go client's selection,
+// and shares with Python only through a single server. Give the servers
+// in the Python configuration's order, and for pymemcache under the same
+// names (it hashes "host:port" as written). pylibmc behaviors that change
+// the distribution (ketama, distribution, hash) are refused with several
+// servers unless server_selection is given. The Python clients move the
+// keys of a server they find down to the others (python-memcached for
+// dead_retry seconds, pymemcache's HashClient once it marks the server
+// dead); Go does not, so while a server is down the two sides may miss
+// each other's entries and locks for its keys. With one server every
+// selection picks it.
 //
 // # Keys
 //
@@ -117,10 +171,25 @@
 // # Failures
 //
 // Errors name the operation and the key, and wrap the client's error, or
-// the context's when it ended before an operation started; regions put
-// the backend's name in front of them. A miss is not an error. A server
-// that is down gives an error within the client's Timeout; a
-// connection the server closed (after a restart) is replaced and the
-// operation tried once more. Regions built with dogpile.WithFailOpen treat
-// such errors as misses.
+// the context's when it ended first; regions put the backend's name in
+// front of them. A miss is not an error. A connection the server closed
+// (after a restart) is replaced and the operation tried once more; a
+// server that is down refuses the new connection, which is not retried.
+// Regions built with dogpile.WithFailOpen treat such errors as misses.
+//
+// A server that stalls (stopped, overloaded, unreachable) costs a call at
+// most one socket timeout (socket_timeout, the client's Timeout) per
+// round trip, connecting included: the registered names' connections
+// count the time to connect against their first exchange, and a
+// pipelined write must connect and have its first batch answered within
+// one socket timeout (each further batch within one more), which the
+// context's deadline shortens and its cancellation cuts. Every call makes
+// one round trip per server, the servers in parallel, except a lock's
+// release (gets, then cas), writes of more than one batch, and the retry
+// after a closed connection. A client
+// given to New connects within its Timeout and then waits up to a Timeout
+// of its own: up to two. Against a server stopped with SIGSTOP, every
+// call fails after one socket timeout, and a fail-open region pays one
+// for each backend call it makes: its GetOrCreate reads, then writes. A
+// write that timed out may still be applied when such a server continues.
 package memcached

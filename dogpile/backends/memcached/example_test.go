@@ -136,3 +136,36 @@ func ExampleOptions() {
 	// 0s
 	// memcached: invalid argument: Options.LockTimeout is -1s, want a positive duration or zero (DefaultLockTimeout)
 }
+
+// Keys placed as Python's clients place them (the values printed are
+// those the Python clients give): a client built on a Selector, given to
+// New with it, shares keys and locks with Python processes using the same
+// servers in the same order. A key's lock ("_lock" + key) is placed as a
+// key of its own.
+func ExampleNewSelector() {
+	servers := []string{"10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"}
+	for _, sel := range []memcached.Selection{memcached.SelectPythonMemcached, memcached.SelectPyMemcache, memcached.SelectPylibmc} {
+		s, err := memcached.NewSelector(sel, servers...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		addr, _ := s.PickServer("user:42")
+		lock, _ := s.PickServer("_lockuser:42")
+		fmt.Printf("%-16s user:42 on %s, its lock on %s\n", sel, addr, lock)
+	}
+
+	sel, err := memcached.NewSelector(memcached.SelectPyMemcache, servers...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := memcache.NewFromSelector(sel)
+	b, err := memcached.New(client, memcached.Options{Selector: sel, DistributedLock: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = b
+	// Output:
+	// python-memcached user:42 on 10.0.0.2:11211, its lock on 10.0.0.1:11211
+	// pymemcache       user:42 on 10.0.0.1:11211, its lock on 10.0.0.2:11211
+	// pylibmc          user:42 on 10.0.0.1:11211, its lock on 10.0.0.2:11211
+}

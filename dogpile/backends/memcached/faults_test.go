@@ -61,9 +61,10 @@ func TestFaults(t *testing.T) {
 		{"Get", inRegion + "get ", func() error { _, _, err := dogpile.Get[string](ctx, strict, p+"a"); return err }},
 		{"GetMulti", inRegion + "get_multi ", func() error { _, err := dogpile.GetMulti[string](ctx, strict, []string{p + "a", p + "b"}); return err }},
 		{"Set", inRegion + "set ", func() error { return strict.Set(ctx, p+"a", "v") }},
-		{"SetMulti", inRegion + "set ", func() error { return strict.SetMulti(ctx, map[string]any{p + "a": 1, p + "b": 2}) }},
+		// Multi-key writes report every key that failed, each with its error.
+		{"SetMulti", inRegion + "set_multi: 2 of 2 keys failed: set ", func() error { return strict.SetMulti(ctx, map[string]any{p + "a": 1, p + "b": 2}) }},
 		{"Delete", inRegion + "delete ", func() error { return strict.Delete(ctx, p+"a") }},
-		{"DeleteMulti", inRegion + "delete ", func() error { return strict.DeleteMulti(ctx, []string{p + "a", p + "b"}) }},
+		{"DeleteMulti", inRegion + "delete_multi: 2 of 2 keys failed: delete ", func() error { return strict.DeleteMulti(ctx, []string{p + "a", p + "b"}) }},
 		{"GetOrCreate", inRegion + "get ", func() error { _, err := dogpile.GetOrCreate(ctx, strict, p+"a", creator("x")); return err }},
 		{"GetOrCreateMulti", inRegion + "get_multi ", func() error {
 			_, err := dogpile.GetOrCreateMulti(ctx, strict, []string{p + "a", p + "b"}, func(_ context.Context, keys []string) (map[string]string, error) {
@@ -137,6 +138,18 @@ func TestFaults(t *testing.T) {
 	if err := strict.Set(ctx, p+"a", "v"); err != nil {
 		t.Errorf("Set after a restart with pooled connections: %v", err)
 	}
+	// The same for the pipelined multi-key writes.
+	for i := range 8 {
+		wg.Go(func() { _ = strict.SetMulti(ctx, map[string]any{p + "warm" + string(rune('a'+i)): "v", p + "b": "w"}) })
+	}
+	wg.Wait()
+	m.Restart(t)
+	if err := strict.SetMulti(ctx, map[string]any{p + "a": "v", p + "b": "w"}); err != nil {
+		t.Errorf("SetMulti after a restart with pooled connections: %v", err)
+	}
+	if err := strict.DeleteMulti(ctx, []string{p + "a", p + "b"}); err != nil {
+		t.Errorf("DeleteMulti after a restart with pooled connections: %v", err)
+	}
 }
 
 // TestUnresponsiveServer: a server that accepts connections and never
@@ -173,13 +186,18 @@ func TestUnresponsiveServer(t *testing.T) {
 	prefix := map[string]string{
 		"GetBytes": `get "k": `, "GetBytesMulti": `get_multi of 2 keys ("k", ...): `, "SetBytes": `set "k": `,
 		"Delete": `delete "k": `, "Acquire": `acquire lock for "k": `,
+		"SetBytesMulti": `set_multi: 2 of 2 keys failed: set "k": `, "DeleteMulti": `delete_multi: 2 of 2 keys failed: delete "k": `,
 	}
 	for name, op := range map[string]func() error{
 		"GetBytes":      func() error { _, _, err := b.GetBytes(ctx, "k"); return err },
 		"GetBytesMulti": func() error { _, err := b.GetBytesMulti(ctx, []string{"k", "l"}); return err },
 		"SetBytes":      func() error { return b.SetBytes(ctx, "k", []byte("v")) },
-		"Delete":        func() error { return b.Delete(ctx, "k") },
-		"Acquire":       func() error { _, err := b.Mutex("k").Acquire(ctx, true); return err },
+		"SetBytesMulti": func() error {
+			return b.SetBytesMulti(ctx, []driver.BytesItem{{Key: "k", Value: []byte("v")}, {Key: "l", Value: []byte("w")}})
+		},
+		"Delete":      func() error { return b.Delete(ctx, "k") },
+		"DeleteMulti": func() error { return b.DeleteMulti(ctx, []string{"k", "l"}) },
+		"Acquire":     func() error { _, err := b.Mutex("k").Acquire(ctx, true); return err },
 	} {
 		start := time.Now()
 		err := op()

@@ -162,3 +162,10 @@ func memcacheItem(key, value string) *memcache.Item {
 func asNetTimeout(err error, ne *net.Error) bool {
 	return errors.As(err, ne) && (*ne).Timeout()
 }
+
+// idleConns counts the pipeline's idle connections to addr.
+func (p *pipeline) idleConns(addr string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle[addr])
+}

@@ -23,9 +23,10 @@ import (
 
 // Connection defaults of the clients the registered names build, shorter
 // than go-redis's own: a cache that cannot answer quickly is better
-// treated as failing. An operation on a server
-// that refuses connections fails at once; on one that does not answer it
-// fails after about (DefaultMaxRetries+1) times the timeout that applies.
+// treated as failing. An operation on a server that refuses connections
+// fails at once; on one that does not answer it fails after one socket
+// timeout, the backend's call budget (Options.CallTimeout), retries
+// included.
 const (
 	// DefaultDialTimeout bounds establishing a connection
 	// (socket_connect_timeout).
@@ -35,7 +36,9 @@ const (
 	DefaultSocketTimeout = 3 * time.Second
 	// DefaultMaxRetries is how many times a command that failed on a
 	// network error is retried: once, enough to replace a connection the
-	// server closed (connection_kwargs max_retries changes it).
+	// server closed (connection_kwargs max_retries changes it). Retries
+	// happen within the call budget: a command that timed out is not
+	// tried again.
 	DefaultMaxRetries = 1
 	// DefaultSentinelPort is the port of a sentinel given without one.
 	DefaultSentinelPort = 26379
@@ -75,6 +78,12 @@ type config struct {
 	options  *goredis.Options
 	failover *goredis.FailoverOptions
 	cluster  *goredis.ClusterOptions
+
+	// near is the near cache to build (near_cache true), nil otherwise;
+	// nearOff says why the client cannot have one, when near_cache is
+	// true and it cannot.
+	near    *NearCacheOptions
+	nearOff string
 }
 
 func parseArguments(f flavor, args driver.Arguments) (*config, error) {
@@ -111,8 +120,22 @@ func parseArguments(f flavor, args driver.Arguments) (*config, error) {
 			return nil, err
 		}
 	}
+	readNearCache(f, p, cfg)
 	if err := p.Err(); err != nil {
 		return nil, err
+	}
+	// The call budget is one socket timeout.
+	var socketTimeout time.Duration
+	switch {
+	case cfg.options != nil:
+		socketTimeout = cfg.options.ReadTimeout
+	case cfg.failover != nil:
+		socketTimeout = cfg.failover.ReadTimeout
+	case cfg.cluster != nil:
+		socketTimeout = cfg.cluster.ReadTimeout
+	}
+	if socketTimeout > 0 {
+		cfg.opts.CallTimeout = max(socketTimeout, time.Millisecond)
 	}
 	// readOptions checked the arguments by their own rules; New checks
 	// the Options again, by the fields' names.
@@ -176,6 +199,51 @@ func readOptions(f flavor, p *driver.ArgParser, o *Options) {
 		case blocking:
 			o.LockBlockingTimeout = d
 		}
+	}
+}
+
+// readNearCache reads the near cache arguments into cfg: they are
+// checked even without near_cache.
+func readNearCache(f flavor, p *driver.ArgParser, cfg *config) {
+	on := p.Bool("near_cache", false)
+	var o NearCacheOptions
+	if p.Has("near_cache_max_entries") {
+		if n := p.Int("near_cache_max_entries", 0); n <= 0 {
+			p.Reject("near_cache_max_entries", "a positive count")
+		} else {
+			o.MaxEntries = n
+		}
+	}
+	if p.Has("near_cache_max_bytes") {
+		if n := p.Int("near_cache_max_bytes", 0); n <= 0 {
+			p.Reject("near_cache_max_bytes", "a positive number of bytes")
+		} else {
+			o.MaxBytes = int64(n)
+		}
+	}
+	if p.Has("near_cache_ttl") {
+		if d := p.Seconds("near_cache_ttl", 0); d < time.Millisecond {
+			p.Reject("near_cache_ttl", "seconds, at least 0.001")
+		} else {
+			o.TTL = d
+		}
+	}
+	if !on {
+		return
+	}
+	switch {
+	case cfg.client != nil:
+		p.Reject("near_cache", "false with the client argument (build the client with a NearCache and give it to New)")
+	case f.topology == cluster:
+		cfg.nearOff = "a Redis Cluster: go-redis's client-side caching serves standalone clients only"
+	case f.topology == sentinel:
+		cfg.nearOff = "Redis Sentinel: go-redis has no client-side caching for its failover clients"
+	case cfg.options.Protocol == 2:
+		cfg.nearOff = "RESP2 (protocol 2): invalidations need RESP3"
+	case cfg.options.DB != 0:
+		cfg.nearOff = fmt.Sprintf("database %d: go-redis's client-side caching tracks database 0 only", cfg.options.DB)
+	default:
+		cfg.near = &o
 	}
 }
 

@@ -128,6 +128,9 @@ func TestArgumentsDefaults(t *testing.T) {
 		{"ServerTTL", b.ServerTTL(), time.Duration(0)},
 		{"owned", b.owned, true},
 		{"mode", b.mode, direct},
+		{"callTimeout", b.callTimeout, DefaultCallTimeout},
+		{"NearCache", b.NearCache() == nil, true},
+		{"ClientSideCache", o.ClientSideCache == nil, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -825,4 +828,55 @@ func TestHashSlot(t *testing.T) {
 	if len(g) < 3 || !slices.Equal(g[0], []int{0, 2, 4}) {
 		t.Errorf("groupBySlot = %v", g)
 	}
+}
+
+// TestArgumentsCallTimeout: the call budget is the socket timeout of the
+// client the arguments describe, and DefaultCallTimeout for a client
+// given as it is.
+func TestArgumentsCallTimeout(t *testing.T) {
+	t.Parallel()
+	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	t.Cleanup(func() { _ = ring.Close() })
+	for _, c := range []struct {
+		name string
+		args driver.Arguments
+		want time.Duration
+	}{
+		{Name, nil, DefaultCallTimeout},
+		{Name, driver.Arguments{"socket_timeout": 0.25}, 250 * time.Millisecond},
+		{Name, driver.Arguments{"connection_kwargs": map[string]any{"socket_timeout": 7}}, 7 * time.Second},
+		{Name, driver.Arguments{"url": "redis://127.0.0.1:1/0?read_timeout=2s"}, 2 * time.Second},
+		{ClusterName, driver.Arguments{"socket_timeout": 1.5}, 1500 * time.Millisecond},
+		{SentinelName, driver.Arguments{"sentinels": "127.0.0.1:1", "socket_timeout": 2}, 2 * time.Second},
+		{Name, driver.Arguments{"client": ring}, DefaultCallTimeout},
+	} {
+		if b := open(t, c.name, c.args); b.callTimeout != c.want {
+			t.Errorf("%s %v: call budget %v; want %v", c.name, c.args, b.callTimeout, c.want)
+		}
+	}
+}
+
+// TestArgumentsNearCache: near_cache builds the client with a near cache
+// of the bounds the arguments give, drained every NearCacheDrainInterval.
+func TestArgumentsNearCache(t *testing.T) {
+	t.Parallel()
+	b := open(t, Name, driver.Arguments{"near_cache": true, "near_cache_max_entries": 7, "near_cache_max_bytes": "4096", "near_cache_ttl": 0.5})
+	o := options(t, b)
+	nc := b.NearCache()
+	switch {
+	case nc == nil:
+		t.Fatal("no near cache")
+	case o.ClientSideCache != goredis.Cache(nc):
+		t.Error("the client's ClientSideCache is not the backend's near cache")
+	case o.ClientSideCacheConfig == nil || o.ClientSideCacheConfig.DrainInterval != NearCacheDrainInterval:
+		t.Errorf("ClientSideCacheConfig = %+v; want DrainInterval %v", o.ClientSideCacheConfig, NearCacheDrainInterval)
+	case nc.maxEntries != 7 || nc.maxBytes != 4096 || nc.ttl != 500*time.Millisecond:
+		t.Errorf("bounds %d entries, %d bytes, TTL %v; want 7, 4096, 500ms", nc.maxEntries, nc.maxBytes, nc.ttl)
+	}
+	nc = open(t, Name, driver.Arguments{"near_cache": true}).NearCache()
+	if nc == nil || nc.maxEntries != DefaultNearCacheMaxEntries || nc.maxBytes != DefaultNearCacheMaxBytes || nc.ttl != DefaultNearCacheTTL {
+		t.Errorf("default near cache %+v; want the defaults", nc)
+	}
+	// The bounds are checked without near_cache too.
+	wantArgError(t, Name, driver.Arguments{"near_cache_max_entries": -3}, "near_cache_max_entries")
 }

@@ -1,10 +1,12 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"regexp"
 	"sync"
@@ -75,7 +77,37 @@ type Options struct {
 	// has expired and the waiter has tried once more. It must be zero
 	// with LockNonBlocking, which makes one attempt only.
 	LockBlockingTimeout time.Duration
+
+	// CallTimeout bounds every call the backend makes to the server: one
+	// command or pipeline with everything it takes (a connection from the
+	// pool, a dial, go-redis's retry of a connection the server closed),
+	// and each attempt of a waiting lock Acquire. A server that stops
+	// answering then costs each call CallTimeout once, rather than a
+	// socket timeout per retry. The caller's context bounds calls too,
+	// when its deadline comes first. Zero means DefaultCallTimeout;
+	// otherwise at least a millisecond. The socket I/O of a client that
+	// ignores contexts (goredis.Options.ContextTimeoutEnabled false, the
+	// default of clients given to New) is bounded by its own ReadTimeout
+	// and WriteTimeout instead, once: keep them close to CallTimeout.
+	CallTimeout time.Duration
+
+	// NearCache keeps the entries read in process memory, coherent
+	// across processes: the NearCache the client was built with
+	// (goredis.Options.ClientSideCache), which is an error otherwise.
+	// When the client cannot track keys (a cluster, a Ring, a Sentinel
+	// failover client, RESP2, a database other than 0, a server that
+	// refuses CLIENT TRACKING or RESP3) the backend reads from the server
+	// as without one, and says so once to Logger.
+	NearCache *NearCache
+
+	// Logger receives the backend's reports, such as a near cache
+	// falling back to plain reads; nil means slog.Default().
+	Logger *slog.Logger
 }
+
+// DefaultCallTimeout is Options.CallTimeout when zero: one socket
+// timeout of the clients the registered names build.
+const DefaultCallTimeout = DefaultSocketTimeout
 
 // lockPrefixPattern is dogpile.cache's check of lock_prefix; \w there is
 // Unicode-aware.
@@ -99,6 +131,8 @@ func (o Options) validate() error {
 		return bad("LockBlockingTimeout", o.LockBlockingTimeout, "a positive duration, or 0 for the default")
 	case o.LockNonBlocking && o.LockBlockingTimeout != 0:
 		return bad("LockBlockingTimeout", o.LockBlockingTimeout, "0 with LockNonBlocking, which makes a single attempt")
+	case o.CallTimeout < 0 || o.CallTimeout > 0 && o.CallTimeout < time.Millisecond:
+		return bad("CallTimeout", o.CallTimeout, "at least 1ms, or 0 for DefaultCallTimeout")
 	}
 	return nil
 }
@@ -119,12 +153,24 @@ type Backend struct {
 
 	lock *lockConfig // nil without the distributed lock
 
+	callTimeout time.Duration
+	logger      *slog.Logger
+
+	// nc is the near cache the client was built with, nil without one;
+	// near is nc while it is in use, and nil once the backend fell back
+	// to plain reads (for good: go-redis never turns its caching on
+	// again).
+	nc      *NearCache
+	near    atomic.Pointer[NearCache]
+	nearOff sync.Once
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var (
 	_ driver.BytesBackend    = (*Backend)(nil)
+	_ driver.NearBackend     = (*Backend)(nil)
 	_ driver.Locker          = (*Backend)(nil)
 	_ driver.ExpirationAware = (*Backend)(nil)
 	_ io.Closer              = (*Backend)(nil)
@@ -167,7 +213,12 @@ func newBackend(client goredis.UniversalClient, opts Options) (*Backend, error) 
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	b := &Backend{client: client, fixedTTL: opts.ServerTTL != 0}
+	b := &Backend{
+		client:      client,
+		fixedTTL:    opts.ServerTTL != 0,
+		callTimeout: cmp.Or(opts.CallTimeout, DefaultCallTimeout),
+		logger:      cmp.Or(opts.Logger, slog.Default()),
+	}
 	switch client.(type) {
 	case *goredis.Client:
 		b.mode = direct
@@ -182,7 +233,78 @@ func newBackend(client goredis.UniversalClient, opts Options) (*Backend, error) 
 	if opts.DistributedLock {
 		b.lock = newLockConfig(opts)
 	}
+	if opts.NearCache != nil {
+		reason, err := nearSupport(client, opts.NearCache)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			b.fallBack(reason)
+		} else {
+			b.nc = opts.NearCache
+			b.near.Store(opts.NearCache)
+		}
+	}
 	return b, nil
+}
+
+// nearSupport returns why client cannot keep nc coherent, or "" when it
+// can; an error when nc is not the client's near cache.
+func nearSupport(client goredis.UniversalClient, nc *NearCache) (string, error) {
+	c, ok := client.(*goredis.Client)
+	switch {
+	case !ok:
+		if _, cl := client.(*goredis.ClusterClient); cl {
+			return "a Redis Cluster client: go-redis's client-side caching serves standalone clients only", nil
+		}
+		return fmt.Sprintf("a %T: go-redis's client-side caching serves standalone clients only", client), nil
+	case c.Options().Addr == "FailoverClient": // how go-redis names its Sentinel clients' address
+		return "a Sentinel failover client: go-redis has no client-side caching for it", nil
+	}
+	o := c.Options()
+	switch {
+	case o.ClientSideCache != goredis.Cache(nc):
+		return "", fmt.Errorf("%w: Options.NearCache is not the client's ClientSideCache: build the client with goredis.Options{ClientSideCache: nc}",
+			driver.ErrInvalidArgument)
+	case o.Protocol == 2:
+		return "RESP2 (protocol 2): invalidations need RESP3", nil
+	case o.DB != 0:
+		return fmt.Sprintf("database %d: go-redis's client-side caching tracks database 0 only", o.DB), nil
+	case o.CredentialsProvider != nil || o.CredentialsProviderContext != nil || o.StreamingCredentialsProvider != nil:
+		return "a credentials provider: go-redis turns client-side caching off with one", nil
+	}
+	return "", nil
+}
+
+// fallBack stops using the near cache, for good, and says why once.
+func (b *Backend) fallBack(reason string) {
+	b.nearOff.Do(func() {
+		if nc := b.near.Swap(nil); nc != nil {
+			nc.Flush()
+		}
+		b.logger.Warn("dogpile: redis near cache off; reads go to the server", "reason", reason)
+	})
+}
+
+// NearCache returns the near cache the backend reads through, nil when it
+// has none or fell back to plain reads.
+func (b *Backend) NearCache() *NearCache { return b.near.Load() }
+
+// bounded returns ctx bounded by the call budget, and its cancel function.
+func (b *Backend) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= b.callTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, b.callTimeout)
+}
+
+// failed wraps err, the failure of command op run with bctx, a bound
+// version of ctx; it says so when the budget, not ctx, ran out.
+func (b *Backend) failed(op string, ctx, bctx context.Context, err error) error {
+	if bctx != ctx && bctx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s: no answer within %v: %w", op, b.callTimeout, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // isNil reports a nil client, also a nil pointer of go-redis's client
@@ -235,19 +357,60 @@ func (b *Backend) Close() error {
 			if err := b.client.Close(); err != nil {
 				b.closeErr = fmt.Errorf("close: %w", err)
 			}
+			if b.nc != nil {
+				b.nc.Flush()
+			}
 		}
 	})
 	return b.closeErr
 }
 
-// GetBytes returns the entry under key: one GET.
+// GetBytes returns the entry under key: from the near cache when it holds
+// it, otherwise one GET.
 func (b *Backend) GetBytes(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := b.client.Get(ctx, key).Bytes()
+	v, _, ok, err := b.GetBytesMemo(ctx, key)
+	return v, ok, err
+}
+
+// GetBytesMemo is GetBytes with the Memo of an entry served from the
+// near cache: the same Memo for every hit on one entry, a new one once
+// the entry was invalidated and read again; nil for an entry read from
+// the server (its next read is a hit) and without a near cache. The bytes
+// of an entry with a Memo are the same at every hit, and stay valid for
+// as long as the caller keeps them.
+func (b *Backend) GetBytesMemo(ctx context.Context, key string) ([]byte, *driver.Memo, bool, error) {
+	nc := b.near.Load()
+	if nc == nil {
+		v, ok, err := b.get(ctx, key)
+		return v, nil, ok, err
+	}
+	if e := nc.lookup(key); e != nil {
+		if !e.found {
+			return nil, nil, false, nil
+		}
+		return e.value, &e.memo, true, nil
+	}
+	seen := nc.consulted.Load()
+	v, ok, err := b.get(ctx, key)
+	if err == nil && nc.consulted.Load() == seen {
+		// go-redis read without looking at its cache: it turned its
+		// client-side caching off, which it logs with the cause.
+		b.fallBack("go-redis turned its client-side caching off: the server refused RESP3 or CLIENT TRACKING")
+	}
+	return v, nil, ok, err
+}
+
+// get is one GET, through go-redis's client-side caching when the client
+// has it.
+func (b *Backend) get(ctx context.Context, key string) ([]byte, bool, error) {
+	bctx, cancel := b.bounded(ctx)
+	defer cancel()
+	v, err := b.client.Get(bctx, key).Bytes()
 	if err != nil {
 		if err == goredis.Nil {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("GET: %w", err)
+		return nil, false, b.failed("GET", ctx, bctx, err)
 	}
 	if v == nil {
 		v = []byte{} // an empty entry is still an entry
@@ -256,17 +419,77 @@ func (b *Backend) GetBytes(ctx context.Context, key string) ([]byte, bool, error
 }
 
 // GetBytesMulti returns the entries under keys, in order, nil for a miss:
-// one MGET on a single server; on a cluster, one MGET (or GET) per hash
-// slot, pipelined in one round trip per node.
+// those the near cache holds from it, the others with one MGET on a
+// single server; on a cluster, one MGET (or GET) per hash slot, pipelined
+// in one round trip per node.
 func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	nc := b.near.Load()
+	if nc == nil {
+		return b.getMulti(ctx, keys)
+	}
+	out := make([][]byte, len(keys))
+	var missing []string
+	var at []int
+	for i, k := range keys {
+		if e := nc.lookup(k); e != nil {
+			out[i] = e.value
+			continue
+		}
+		missing, at = append(missing, k), append(at, i)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := b.getMulti(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		out[i] = got[j]
+	}
+	return out, nil
+}
+
+// GetBytesDirect is GetBytesMulti from the server, never from the near
+// cache: a region's re-read inside a creation, after it took the
+// distributed lock, so that the lock stays exact whatever the delay of
+// invalidations. A near cache entry holding another value than the server
+// returned is dropped.
+func (b *Backend) GetBytesDirect(ctx context.Context, keys []string) ([][]byte, error) {
+	out, err := b.getMulti(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if nc := b.near.Load(); nc != nil {
+		for i, k := range keys {
+			nc.check(k, out[i])
+		}
+	}
+	return out, nil
+}
+
+// getMulti reads keys from the server, bypassing the near cache.
+func (b *Backend) getMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
+	bctx, cancel := b.bounded(ctx)
+	defer cancel()
 	if b.mode == direct {
-		vals, err := b.client.MGet(ctx, keys...).Result()
+		var cmd *goredis.SliceCmd
+		if b.nc == nil {
+			cmd = b.client.MGet(bctx, keys...)
+		} else {
+			// go-redis's client-side caching stays out of pipelines: the
+			// read reaches the server.
+			pipe := b.client.Pipeline()
+			cmd = pipe.MGet(bctx, keys...)
+			_, _ = pipe.Exec(bctx)
+		}
+		vals, err := cmd.Result()
 		if err != nil {
-			return nil, fmt.Errorf("MGET: %w", err)
+			return nil, b.failed("MGET", ctx, bctx, err)
 		}
 		if len(vals) != len(keys) {
 			return nil, fmt.Errorf("MGET of %d keys returned %d values", len(keys), len(vals))
@@ -287,18 +510,18 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 	for _, idx := range b.groups(keys) {
 		p := pending{idx: idx}
 		if len(idx) == 1 {
-			p.get = pipe.Get(ctx, keys[idx[0]])
+			p.get = pipe.Get(bctx, keys[idx[0]])
 		} else {
 			group := make([]string, len(idx))
 			for j, i := range idx {
 				group[j] = keys[i]
 			}
-			p.mget = pipe.MGet(ctx, group...)
+			p.mget = pipe.MGet(bctx, group...)
 		}
 		cmds = append(cmds, p)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("MGET: %w", err)
+	if _, err := pipe.Exec(bctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, b.failed("MGET", ctx, bctx, err)
 	}
 	for _, p := range cmds {
 		if p.get != nil {
@@ -306,7 +529,7 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 			switch {
 			case err == goredis.Nil:
 			case err != nil:
-				return nil, fmt.Errorf("GET: %w", err)
+				return nil, b.failed("GET", ctx, bctx, err)
 			default:
 				out[p.idx[0]] = bytesOf(v)
 			}
@@ -314,7 +537,7 @@ func (b *Backend) GetBytesMulti(ctx context.Context, keys []string) ([][]byte, e
 		}
 		vals, err := p.mget.Result()
 		if err != nil {
-			return nil, fmt.Errorf("MGET: %w", err)
+			return nil, b.failed("MGET", ctx, bctx, err)
 		}
 		if len(vals) != len(p.idx) {
 			return nil, fmt.Errorf("MGET of %d keys returned %d values", len(p.idx), len(vals))
@@ -348,10 +571,27 @@ func bytesOf(s string) []byte {
 
 // SetBytes stores value under key: SET key value [PX ttl].
 func (b *Backend) SetBytes(ctx context.Context, key string, value []byte) error {
-	if err := b.client.Process(ctx, setCmd(ctx, key, value, b.ServerTTL())); err != nil {
-		return fmt.Errorf("SET: %w", err)
+	bctx, cancel := b.bounded(ctx)
+	defer cancel()
+	err := b.client.Process(bctx, setCmd(bctx, key, value, b.ServerTTL()))
+	b.forget(key)
+	if err != nil {
+		return b.failed("SET", ctx, bctx, err)
 	}
 	return nil
+}
+
+// forget drops keys from the near cache once this process wrote them,
+// whether or not the write succeeded: after a write returns, the process
+// never serves the value before it, without waiting for the server's
+// invalidation.
+func (b *Backend) forget(keys ...string) {
+	if b.nc == nil {
+		return
+	}
+	for _, k := range keys {
+		b.nc.forget(k)
+	}
 }
 
 // setCmd is SET key value, with PX ttl when ttl > 0.
@@ -374,10 +614,17 @@ func (b *Backend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) e
 	if len(items) == 0 {
 		return nil
 	}
+	bctx, cancel := b.bounded(ctx)
+	defer cancel()
+	defer func() {
+		for _, it := range items {
+			b.forget(it.Key)
+		}
+	}()
 	ttl := b.ServerTTL()
 	if b.mode == direct && ttl == 0 {
-		if err := b.client.Process(ctx, msetCmd(ctx, items, nil)); err != nil {
-			return fmt.Errorf("MSET: %w", err)
+		if err := b.client.Process(bctx, msetCmd(bctx, items, nil)); err != nil {
+			return b.failed("MSET", ctx, bctx, err)
 		}
 		return nil
 	}
@@ -390,18 +637,18 @@ func (b *Backend) SetBytesMulti(ctx context.Context, items []driver.BytesItem) e
 		}
 		for _, idx := range b.groups(keys) {
 			if len(idx) == 1 {
-				_ = pipe.Process(ctx, setCmd(ctx, items[idx[0]].Key, items[idx[0]].Value, 0))
+				_ = pipe.Process(bctx, setCmd(bctx, items[idx[0]].Key, items[idx[0]].Value, 0))
 			} else {
-				_ = pipe.Process(ctx, msetCmd(ctx, items, idx))
+				_ = pipe.Process(bctx, msetCmd(bctx, items, idx))
 			}
 		}
 	default:
 		for _, it := range items {
-			_ = pipe.Process(ctx, setCmd(ctx, it.Key, it.Value, ttl))
+			_ = pipe.Process(bctx, setCmd(bctx, it.Key, it.Value, ttl))
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("SET: %w", err)
+	if _, err := pipe.Exec(bctx); err != nil {
+		return b.failed("SET", ctx, bctx, err)
 	}
 	return nil
 }
@@ -428,8 +675,12 @@ func msetCmd(ctx context.Context, items []driver.BytesItem, idx []int) *goredis.
 
 // Delete removes key: one DEL.
 func (b *Backend) Delete(ctx context.Context, key string) error {
-	if err := b.client.Del(ctx, key).Err(); err != nil {
-		return fmt.Errorf("DEL: %w", err)
+	bctx, cancel := b.bounded(ctx)
+	defer cancel()
+	err := b.client.Del(bctx, key).Err()
+	b.forget(key)
+	if err != nil {
+		return b.failed("DEL", ctx, bctx, err)
 	}
 	return nil
 }
@@ -440,9 +691,12 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	bctx, cancel := b.bounded(ctx)
+	defer cancel()
+	defer b.forget(keys...)
 	if b.mode == direct {
-		if err := b.client.Del(ctx, keys...).Err(); err != nil {
-			return fmt.Errorf("DEL: %w", err)
+		if err := b.client.Del(bctx, keys...).Err(); err != nil {
+			return b.failed("DEL", ctx, bctx, err)
 		}
 		return nil
 	}
@@ -452,10 +706,10 @@ func (b *Backend) DeleteMulti(ctx context.Context, keys []string) error {
 		for j, i := range idx {
 			group[j] = keys[i]
 		}
-		pipe.Del(ctx, group...)
+		pipe.Del(bctx, group...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("DEL: %w", err)
+	if _, err := pipe.Exec(bctx); err != nil {
+		return b.failed("DEL", ctx, bctx, err)
 	}
 	return nil
 }

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/dogpile/backends/redis"
 	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/internal/testserver"
@@ -165,4 +168,92 @@ func (bytesCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
 func (bytesCodec) Unmarshal(data []byte, v any) error {
 	*(v.(*[]byte)) = data
 	return nil
+}
+
+// fragment is a 2 KB template fragment, as a page cache holds.
+var fragment = strings.Repeat(`<li class="item"><a href="/p/1234">A product name</a> <span>$12.00</span></li>`+"\n", 26)[:2048]
+
+// noMemo hides the Memos of a near cache from the region, which then
+// decodes every hit: the near cache without the decode skip.
+type noMemo struct{ driver.ProxyBackend }
+
+func (p *noMemo) GetBytesMemo(ctx context.Context, key string) ([]byte, *driver.Memo, bool, error) {
+	b, ok, err := p.Next.(driver.BytesBackend).GetBytes(ctx, key)
+	return b, nil, ok, err
+}
+
+// BenchmarkNearHit compares, in one run, a hit of a 2 KB fragment through
+// dogpile.GetOrCreate[string] on the memory backend, on Redis through the
+// near cache (with the region's decode skip, and without it), on Redis
+// without a near cache, and go-redis's own client-side cache (a GET
+// answered by its LocalCache, no region).
+func BenchmarkNearHit(b *testing.B) {
+	srv := testserver.StartRedis(b)
+	ctx := context.Background()
+	const key = "frag:home"
+	creator := func(context.Context) (string, error) { return fragment, nil }
+	hit := func(b *testing.B, r *dogpile.Region) {
+		b.Helper()
+		if _, err := dogpile.GetOrCreate(ctx, r, key, creator); err != nil {
+			b.Fatal(err)
+		}
+		for range 3 { // into the near cache, and its Memo
+			if _, err := dogpile.GetOrCreate(ctx, r, key, creator); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if v, err := dogpile.GetOrCreate(ctx, r, key, creator); err != nil || len(v) != len(fragment) {
+				b.Fatal(len(v), err)
+			}
+		}
+	}
+	configured := func(b *testing.B, be driver.Backend) *dogpile.Region {
+		r := dogpile.NewRegion()
+		if err := r.ConfigureBackend(be, dogpile.Config{ExpirationTime: time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = r.Close() })
+		return r
+	}
+	b.Run("memory", func(b *testing.B) {
+		be, err := memory.New(memory.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hit(b, configured(b, be))
+	})
+	b.Run("near-cache", func(b *testing.B) {
+		be := openBackend(b, redis.Name, with(hostPort(b, srv.Addr), "near_cache", true))
+		hit(b, configured(b, be))
+	})
+	b.Run("near-cache-no-memo", func(b *testing.B) {
+		be := openBackend(b, redis.Name, with(hostPort(b, srv.Addr), "near_cache", true))
+		hit(b, configured(b, &noMemo{driver.ProxyBackend{Next: be}}))
+	})
+	b.Run("redis", func(b *testing.B) {
+		be := openBackend(b, redis.Name, hostPort(b, srv.Addr))
+		hit(b, configured(b, be))
+	})
+	b.Run("go-redis-LocalCache", func(b *testing.B) {
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr, ClientSideCacheConfig: &goredis.ClientSideCacheConfig{}})
+		b.Cleanup(func() { _ = c.Close() })
+		if err := c.Set(ctx, "frag:raw", fragment, 0).Err(); err != nil {
+			b.Fatal(err)
+		}
+		for range 2 {
+			if _, err := c.Get(ctx, "frag:raw").Result(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if v, err := c.Get(ctx, "frag:raw").Bytes(); err != nil || len(v) != len(fragment) {
+				b.Fatal(len(v), err)
+			}
+		}
+	})
 }

@@ -95,6 +95,10 @@ func TestConformance(t *testing.T) {
 		{"new", newer(newClient, redis.Options{})},
 		{"new_distributed_lock", newer(newClient, redis.Options{DistributedLock: true, LockPrefix: "_lok.", ServerTTL: redis.NoServerTTL})},
 		{"new_ring", newer(newRing, redis.Options{DistributedLock: true, ServerTTL: time.Hour})},
+		{"new_near_cache", func(t *testing.T) driver.Backend {
+			b, _ := nearClient(t, srv.Addr, redis.NearCacheOptions{}, redis.Options{DistributedLock: true}, nil)
+			return b
+		}},
 	}
 	for _, c := range typed {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,6 +116,7 @@ func TestConformance(t *testing.T) {
 		{"redis_lock_prefix", redis.Name, with(base, "distributed_lock", true, "lock_prefix", "_lok.")},
 		{"redis_url", redis.Name, driver.Arguments{"url": srv.URL(), "distributed_lock": true}},
 		{"valkey", redis.ValkeyName, with(base, "distributed_lock", true)},
+		{"redis_near_cache", redis.Name, with(base, "distributed_lock", true, "near_cache", true)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

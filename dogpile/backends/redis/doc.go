@@ -39,7 +39,8 @@
 //
 // The backend uses the client as it is and never closes it. Options hold
 // what the arguments say about the backend rather than the connection
-// (redis_expiration_time, distributed_lock and the lock_* arguments). Zero
+// (redis_expiration_time, distributed_lock, the lock_* arguments, the
+// call budget and the near cache). Zero
 // values take the defaults; values New cannot take are an error wrapping
 // driver.ErrInvalidArgument that names the field, never corrected
 // silently.
@@ -118,8 +119,9 @@
 //	db                       0                     database number (a cluster has only 0)
 //	username, password       none                  ACL user and password
 //	ssl                      false                 TLS (TLS 1.2 at least)
-//	socket_timeout           3 s                   read and write timeout of every command (DefaultSocketTimeout)
-//	socket_connect_timeout   5 s                   dial timeout (DefaultDialTimeout)
+//	socket_timeout           3 s                   read and write timeout of every command (DefaultSocketTimeout), and
+//	                                               the call budget (Options.CallTimeout): see Failures
+//	socket_connect_timeout   5 s                   dial timeout (DefaultDialTimeout), within the call budget
 //	socket_keepalive         true                  TCP keep-alive; false turns it off
 //	connection_kwargs        {}                    redis-py connection arguments, below; a map, a JSON object in a string,
 //	                                               or "connection_kwargs.<name>" arguments
@@ -140,6 +142,10 @@
 //	startup_nodes            host:port (cluster)   "host:port" strings or {"host": .., "port": ..} maps
 //	client                   none                  Go only: a goredis.UniversalClient used as it is (and not closed
 //	                                               with the region); the connection arguments are then an error
+//	near_cache               false                 Go only: a near cache in front of the server (see Near cache)
+//	near_cache_max_entries   10000                 its entry bound (DefaultNearCacheMaxEntries)
+//	near_cache_max_bytes     64 MiB                its byte bound (DefaultNearCacheMaxBytes)
+//	near_cache_ttl           10 s                  how long it serves an entry at most (DefaultNearCacheTTL); at least 0.001
 //
 // Arguments given at the top level win over connection_kwargs, which take
 // the top-level connection names and these:
@@ -173,6 +179,61 @@
 // (Python's ignore them), and the sentinel names read and write through the
 // master only (Python reads from a replica).
 //
+// # Near cache
+//
+// With near_cache true, or Options.NearCache, the backend keeps the
+// entries it reads in process memory and serves hits from there: no round
+// trip, and no copy. It uses go-redis's server-assisted client-side
+// caching (CLIENT TRACKING over RESP3), so that the server tells the
+// process when a key it read changes, whoever changed it: another Go
+// process, a Python process, an expiry or an eviction on the server, a
+// FLUSHALL. The entry is dropped when the invalidation arrives, a few
+// milliseconds after the write (NearCacheDrainInterval plus a round
+// trip). The near cache is a NearCache
+// (go-redis's goredis.Cache) rather than go-redis's LocalCache so that it
+// hands out entries without a copy, each with a driver.Memo in which the
+// region keeps the decoded value: a hit then costs about what a hit of the
+// memory backend does. It holds GET replies only, within its bounds
+// (entries and bytes, evicting by the clock algorithm); a miss is kept as
+// a miss too, until the key is written.
+//
+// It never serves a value older than what the process knows:
+//
+//   - this process's own writes (SetBytes, SetBytesMulti, Delete,
+//     DeleteMulti) drop the keys from memory when they return, before the
+//     server's invalidation comes back;
+//   - a region's re-read inside a creation, once it holds the distributed
+//     lock, reads the server (GetBytesDirect), so that one creation per
+//     expiry stays exact across processes; an entry in memory that holds
+//     another value than that read is dropped;
+//   - entries read on a connection are dropped when go-redis sees that
+//     connection closed (a server killed or restarted resets them: a few
+//     milliseconds), since the server's tracking went with it;
+//   - and whatever becomes of invalidations (a network partition that
+//     closes nothing, a server that stalls), an entry is served at most
+//     near_cache_ttl (NearCacheOptions.TTL) after it was read: that is the
+//     bound on staleness.
+//
+// Clients that cannot track keys fall back to plain reads, said once to
+// the logger (slog.Default for the registered names, Options.Logger for
+// New), and never serve from memory: Redis Cluster, Sentinel and Ring
+// clients, RESP2 (protocol 2), databases other than 0, credential
+// providers, a server that refuses CLIENT TRACKING (an ACL without
+// client|tracking) or RESP3 (before Redis 6). Those go-redis finds out
+// only when it connects; the backend notices when its next read goes
+// past the cache.
+//
+// From Go code, build the client with the near cache and give the same
+// NearCache to New:
+//
+//	nc, err := redis.NewNearCache(redis.NearCacheOptions{MaxEntries: 50_000})
+//	client := goredis.NewClient(&goredis.Options{
+//		Addr:                  "cache.internal:6379",
+//		ClientSideCache:       nc,
+//		ClientSideCacheConfig: &goredis.ClientSideCacheConfig{DrainInterval: redis.NearCacheDrainInterval},
+//	})
+//	b, err := redis.New(client, redis.Options{NearCache: nc})
+//
 // # Failures
 //
 // A configuration error of a registered name reads, through a region,
@@ -183,9 +244,17 @@
 // commands wrap go-redis's with the command that failed ("GET: ...",
 // "lock "_lockk": SET NX: ..."), and a region puts "backend <name>: " in
 // front of them. A server that refuses connections fails an operation at
-// once; one that does not answer fails it within the socket timeouts,
-// retried DefaultMaxRetries times. The caller's context deadline bounds
-// every command too. With dogpile.WithFailOpen, a region serves the
+// once. One that does not answer (stalled, or behind a partition) costs
+// each backend call its budget, Options.CallTimeout (socket_timeout for
+// the registered names, 3 s by default), once: the budget bounds the
+// whole call, the wait for a pooled connection, the dial and go-redis's
+// retry included, so a command that timed out is not tried again, while
+// a connection the server closed is still replaced once, within the same
+// budget. That holds for every call: GetBytes, GetBytesMulti, SetBytes,
+// Delete, each attempt of the lock's Acquire, Release and Locked. The
+// error then says so ("GET: no answer within 3s: context deadline
+// exceeded"). The caller's context deadline bounds every command too,
+// when it comes first. With dogpile.WithFailOpen, a region serves the
 // creator's values while the server is away, and uses it again as soon as
 // it is back: the client reconnects on its own.
 package redis

@@ -151,3 +151,28 @@ func Example_getOrCreate() {
 	}
 	fmt.Println(u.Name)
 }
+
+// A near cache is given to the client when it is built, and to the
+// backend: hits are then served from process memory, kept coherent by the
+// server's invalidations. Nothing connects before the first command, so
+// this example runs without a server.
+func ExampleNewNearCache() {
+	nc, err := redis.NewNearCache(redis.NearCacheOptions{MaxEntries: 50_000, TTL: time.Minute})
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := goredis.NewClient(&goredis.Options{
+		Addr:                  "cache.internal:6379",
+		ClientSideCache:       nc,
+		ClientSideCacheConfig: &goredis.ClientSideCacheConfig{DrainInterval: redis.NearCacheDrainInterval},
+	})
+	defer client.Close()
+
+	b, err := redis.New(client, redis.Options{NearCache: nc, DistributedLock: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(b.NearCache() == nc)
+	// Output:
+	// true
+}

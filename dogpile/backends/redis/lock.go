@@ -145,10 +145,13 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + mrand.N(d/2+1)
 }
 
-// try makes one attempt: SET key token NX PX LockTimeout.
+// try makes one attempt, bounded by CallTimeout: SET key token NX PX
+// LockTimeout.
 func (m *mutex) try(ctx context.Context, token string) (bool, error) {
-	cmd := goredis.NewStatusCmd(ctx, "set", m.key, token, "px", ttlMillis(m.b.lock.timeout), "nx")
-	err := m.b.client.Process(ctx, cmd)
+	bctx, cancel := m.b.bounded(ctx)
+	defer cancel()
+	cmd := goredis.NewStatusCmd(bctx, "set", m.key, token, "px", ttlMillis(m.b.lock.timeout), "nx")
+	err := m.b.client.Process(bctx, cmd)
 	switch {
 	case err == nil:
 		m.mu.Lock()
@@ -160,7 +163,7 @@ func (m *mutex) try(ctx context.Context, token string) (bool, error) {
 	case ctx.Err() != nil:
 		return false, fmt.Errorf("lock %q: %w", m.key, ctx.Err())
 	}
-	return false, fmt.Errorf("lock %q: SET NX: %w", m.key, err)
+	return false, fmt.Errorf("lock %q: %w", m.key, m.b.failed("SET NX", ctx, bctx, err))
 }
 
 // Release deletes the lock if it still holds this handle's token. A lock
@@ -174,9 +177,11 @@ func (m *mutex) Release(ctx context.Context) error {
 	if !held {
 		return fmt.Errorf("release of lock %q, which this handle does not hold", m.key)
 	}
-	n, err := releaseScript.Run(ctx, m.b.client, []string{m.key}, token).Int64()
+	bctx, cancel := m.b.bounded(ctx)
+	defer cancel()
+	n, err := releaseScript.Run(bctx, m.b.client, []string{m.key}, token).Int64()
 	if err != nil {
-		return fmt.Errorf("release of lock %q: %w", m.key, err)
+		return fmt.Errorf("release of lock %q: %w", m.key, m.b.failed("EVALSHA", ctx, bctx, err))
 	}
 	if n == 0 {
 		return fmt.Errorf("release of lock %q: %w", m.key, driver.ErrLockLost)
@@ -186,9 +191,11 @@ func (m *mutex) Release(ctx context.Context) error {
 
 // Locked reports whether anyone holds the lock: EXISTS.
 func (m *mutex) Locked(ctx context.Context) (bool, error) {
-	n, err := m.b.client.Exists(ctx, m.key).Result()
+	bctx, cancel := m.b.bounded(ctx)
+	defer cancel()
+	n, err := m.b.client.Exists(bctx, m.key).Result()
 	if err != nil {
-		return false, fmt.Errorf("lock %q: EXISTS: %w", m.key, err)
+		return false, fmt.Errorf("lock %q: %w", m.key, m.b.failed("EXISTS", ctx, bctx, err))
 	}
 	return n > 0, nil
 }

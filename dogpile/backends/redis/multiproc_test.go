@@ -26,6 +26,7 @@ const (
 	envAddr  = "DOGPILE_REDIS_TEST_ADDR"
 	envStart = "DOGPILE_REDIS_TEST_START" // unix nanoseconds
 	envStop  = "DOGPILE_REDIS_TEST_STOP"
+	envNear  = "DOGPILE_REDIS_TEST_NEAR" // "1": the children read through a near cache
 )
 
 const (
@@ -80,6 +81,20 @@ func envTime(t *testing.T, name string) time.Time {
 // expiry), and while one process created, the
 // others were served the stale generation.
 func TestMultiProcessOneCreationPerExpiry(t *testing.T) {
+	oneCreationPerExpiry(t, "TestMultiProcessOneCreationPerExpiry", false)
+}
+
+// TestMultiProcessOneCreationPerExpiryNearCache is
+// TestMultiProcessOneCreationPerExpiry with every process reading
+// through a near cache: a value another process replaced may still be
+// served from memory for a few milliseconds, but the region's re-read
+// under the distributed lock goes to the server, so the count of
+// creations is exact still.
+func TestMultiProcessOneCreationPerExpiryNearCache(t *testing.T) {
+	oneCreationPerExpiry(t, "TestMultiProcessOneCreationPerExpiryNearCache", true)
+}
+
+func oneCreationPerExpiry(t *testing.T, test string, near bool) {
 	if i, dir, ok := multiproc.Child(); ok {
 		oneCreationChild(t, i, dir)
 		return
@@ -88,10 +103,15 @@ func TestMultiProcessOneCreationPerExpiry(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	start := time.Now().Add(time.Second) // the children need a moment to start
 	stop := start.Add(mpRun)
-	g := multiproc.Start(t, "TestMultiProcessOneCreationPerExpiry", mpChildren,
+	nearEnv := "0"
+	if near {
+		nearEnv = "1"
+	}
+	g := multiproc.Start(t, test, mpChildren,
 		envAddr+"="+srv.Addr,
 		envStart+"="+strconv.FormatInt(start.UnixNano(), 10),
-		envStop+"="+strconv.FormatInt(stop.UnixNano(), 10))
+		envStop+"="+strconv.FormatInt(stop.UnixNano(), 10),
+		envNear+"="+nearEnv)
 	if err := g.Wait(time.Until(stop) + 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +164,16 @@ func TestMultiProcessOneCreationPerExpiry(t *testing.T) {
 
 	// Stale values were served while a creation ran.
 	var all [][]served
+	served := 0
 	for i := range mpChildren {
 		all = append(all, readServed(t, filepath.Join(g.Dir(), fmt.Sprintf("served-%d.jsonl", i))))
+		served += len(all[i])
+	}
+	// With a near cache, most values come from process memory.
+	gets := calls(t, raw, "get")
+	t.Logf("%d values served, %d GETs on the server (near cache %v)", served, gets, near)
+	if near && 4*gets > served || !near && gets < served {
+		t.Errorf("%d GETs for %d values served; want most of them from the near cache (%v), and each from the server without one", gets, served, near)
 	}
 	for k, c := range creations[1:] {
 		stale := 0
@@ -191,7 +219,11 @@ func oneCreationChild(t *testing.T, child int, dir string) {
 	addr := os.Getenv(envAddr)
 	start, stop := envTime(t, envStart), envTime(t, envStop)
 	raw := rawClient(t, addr)
-	r := region(t, mpExpiration, redis.Name, with(hostPort(t, addr), "distributed_lock", true, "lock_timeout", 10))
+	near := os.Getenv(envNear) == "1"
+	r := region(t, mpExpiration, redis.Name, with(hostPort(t, addr), "distributed_lock", true, "lock_timeout", 10, "near_cache", near))
+	if b := driver.Unwrap(r.Backend()).(*redis.Backend); (b.NearCache() != nil) != near {
+		t.Fatalf("child %d: near cache %v; want %v", child, b.NearCache() != nil, near)
+	}
 	ctx := context.Background()
 
 	creator := func(ctx context.Context) (generation, error) {

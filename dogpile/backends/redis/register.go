@@ -76,6 +76,11 @@ func fromArguments(f flavor, args driver.Arguments) (*Backend, error) {
 	case cfg.failover != nil:
 		client = goredis.NewFailoverClient(cfg.failover)
 	default:
+		if cfg.near != nil {
+			cfg.opts.NearCache = newNearCache(*cfg.near)
+			cfg.options.ClientSideCache = cfg.opts.NearCache
+			cfg.options.ClientSideCacheConfig = &goredis.ClientSideCacheConfig{DrainInterval: NearCacheDrainInterval}
+		}
 		client = goredis.NewClient(cfg.options)
 	}
 	b, err := newBackend(client, cfg.opts)
@@ -86,5 +91,8 @@ func fromArguments(f flavor, args driver.Arguments) (*Backend, error) {
 		return nil, err
 	}
 	b.owned = owned
+	if cfg.nearOff != "" {
+		b.fallBack(cfg.nearOff)
+	}
 	return b, nil
 }
