@@ -502,8 +502,10 @@ func TestNearCachePartition(t *testing.T) {
 	proxy := startProxy(t, srv.Addr)
 	const ttl = 300 * time.Millisecond
 	b, _ := nearClient(t, proxy.ln.Addr().String(), redis.NearCacheOptions{TTL: ttl}, redis.Options{CallTimeout: 100 * time.Millisecond}, nil)
-	read := time.Now()
 	readNear(t, b, "k")
+	// The entry's TTL runs from before its read was sent, so from before
+	// this instant: measured from here, no stale value may outlast it.
+	read := time.Now()
 	if _, m, _ := readNear(t, b, "k"); m == nil {
 		t.Fatal("not held")
 	}
