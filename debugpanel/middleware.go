@@ -9,10 +9,12 @@ import (
 
 // Middleware records the cache operations of each request that reaches
 // next: it puts a new Recorder in the request's context, adds a
-// Server-Timing header (unless Options.NoServerTiming) just before the
-// response header is sent, and keeps the request for the panel when next
-// returns. Requests that Options.Skip rejects (by default those to the
-// panel itself) pass through untouched.
+// Server-Timing header (to the clients Options.ServerTiming chooses) just
+// before the response header is sent, and keeps the request for the panel
+// when next returns. Requests to the panel itself and those Options.Skip
+// chooses (by default static files and the favicon, see StaticAsset) pass
+// through untouched, and so do requests that find the memory budget held
+// by running requests (Panel.Unrecorded).
 //
 // Operations that happen after the response header was sent are in the
 // panel but not in the header.
@@ -22,10 +24,13 @@ func (p *Panel) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := NewRecorder(p.opts.Limits)
-		rec.id = p.nextID.Add(1)
-		rec.method, rec.path = r.Method, r.URL.Path
-		rw := &responseWriter{ResponseWriter: w, rec: rec, timing: !p.opts.NoServerTiming}
+		rec := p.newRecorder(r)
+		if rec == nil {
+			p.unrecorded.Add(1)
+			next.ServeHTTP(w, r)
+			return
+		}
+		rw := &responseWriter{ResponseWriter: w, rec: rec, timing: p.serverTiming(r)}
 		defer func() {
 			// Also when next panics: the request is kept, with the status
 			// written so far (0 if none), and the panic goes on.

@@ -121,7 +121,7 @@ func TestServerTiming(t *testing.T) {
 			_, _ = io.WriteString(w, "body")
 		},
 	}
-	panel := debugpanel.New(debugpanel.Options{})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll})
 	mux := http.NewServeMux()
 	for p, h := range handlers {
 		mux.Handle(p, h)
@@ -187,21 +187,70 @@ func TestServerTiming(t *testing.T) {
 }
 
 func TestServerTimingOff(t *testing.T) {
-	panel := debugpanel.New(debugpanel.Options{NoServerTiming: true})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll, ServerTiming: debugpanel.ServerTimingOff})
 	w := httptest.NewRecorder()
 	panel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "x")
 	})).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
 	if h := w.Header().Get("Server-Timing"); h != "" {
-		t.Errorf("Server-Timing %q with NoServerTiming", h)
+		t.Errorf("Server-Timing %q with ServerTimingOff", h)
 	}
 	if len(panel.Requests()) != 1 {
 		t.Error("request not recorded")
 	}
 }
 
+// TestServerTimingModes: by default only the clients the guard admits get
+// Server-Timing (none without a guard); ServerTimingAll sends it to every
+// client, ServerTimingOff to none.
+func TestServerTimingModes(t *testing.T) {
+	developer := func(r *http.Request) bool { return r.Header.Get("X-Developer") == "yes" }
+	for _, c := range []struct {
+		name                string
+		opts                debugpanel.Options
+		developer, stranger bool
+	}{
+		{"no guard", debugpanel.Options{}, false, false},
+		{"guarded", debugpanel.Options{Guard: developer}, true, false},
+		{"all", debugpanel.Options{Guard: developer, ServerTiming: debugpanel.ServerTimingAll}, true, true},
+		{"all without a guard", debugpanel.Options{ServerTiming: debugpanel.ServerTimingAll}, true, true},
+		{"off", debugpanel.Options{Guard: developer, ServerTiming: debugpanel.ServerTimingOff}, false, false},
+		{"allow all", debugpanel.Options{Guard: debugpanel.AllowAll}, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := observedRegion(t, "modes", "dogpile.cache.memory")
+			panel := debugpanel.New(c.opts)
+			h := panel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				_, _ = dogpile.GetOrCreate(req.Context(), r, "k", constant(1))
+				_, _ = io.WriteString(w, "x")
+			}))
+			for _, dev := range []bool{true, false} {
+				w := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if dev {
+					req.Header.Set("X-Developer", "yes")
+				}
+				h.ServeHTTP(w, req)
+				want := c.stranger
+				if dev {
+					want = c.developer
+				}
+				if got := w.Header().Get("Server-Timing"); (got != "") != want {
+					t.Errorf("developer %v: Server-Timing %q, want one: %v", dev, got, want)
+				} else if want {
+					parseServerTiming(t, got)
+				}
+			}
+			// Every client's request is recorded, whoever gets the header.
+			if n := len(panel.Requests()); n != 2 {
+				t.Errorf("%d requests recorded, want 2", n)
+			}
+		})
+	}
+}
+
 func TestResponseControllerThroughMiddleware(t *testing.T) {
-	panel := debugpanel.New(debugpanel.Options{})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll})
 	srv := httptest.NewServer(panel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
@@ -224,7 +273,7 @@ func TestResponseControllerThroughMiddleware(t *testing.T) {
 }
 
 func TestHijackThroughMiddleware(t *testing.T) {
-	panel := debugpanel.New(debugpanel.Options{})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll})
 	srv := httptest.NewServer(panel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, buf, err := w.(http.Hijacker).Hijack()
 		if err != nil {
@@ -258,7 +307,7 @@ func TestHijackThroughMiddleware(t *testing.T) {
 
 func TestPanickingHandlerIsKept(t *testing.T) {
 	r := observedRegion(t, "panics", "dogpile.cache.memory")
-	panel := debugpanel.New(debugpanel.Options{})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll})
 	srv := httptest.NewUnstartedServer(panel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _, _ = dogpile.Get[any](req.Context(), r, "before-panic")
 		panic("handler bug")

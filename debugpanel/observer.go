@@ -25,7 +25,8 @@ func (Observer) Enabled(ctx context.Context) bool {
 }
 
 // Observe records e into the Recorder of ctx, with the template fragment
-// that made the call, if any.
+// that made the call, if any, and its place in the tree of fragments
+// (Operation.Parent, Depth and Collection).
 func (Observer) Observe(ctx context.Context, e observe.Event) {
 	rec := FromContext(ctx)
 	if rec == nil {
@@ -51,12 +52,49 @@ func (Observer) Observe(ctx context.Context, e observe.Event) {
 		op.Err = e.Err.Error()
 	}
 	if f, ok := tmplcache.FragmentFromContext(ctx); ok {
-		op.Template, op.Fragment = f.Template, f.Name
-		if f.Name == "" && f.Key != "" {
-			op.Fragment = f.Key
+		op.Template, op.Fragment = fragmentName(f)
+	}
+	place(ctx, &op, e.Op == observe.OpGetOrCreate || e.Op == observe.OpGetOrCreateMulti)
+	rec.Record(op)
+}
+
+// fragmentName returns the template and name the panel shows for f: its
+// explicit key when it has no name.
+func fragmentName(f tmplcache.Fragment) (template, name string) {
+	if f.Name == "" && f.Key != "" {
+		return f.Template, f.Key
+	}
+	return f.Template, f.Name
+}
+
+// place sets op's Parent, Depth and Collection from the tree of fragments
+// ctx is in (tmplcache.Trace), and names the collection whose region call
+// op belongs to. lookup reports a get_or_create or get_or_create_multi of
+// the region layer: in a fragment's region call, that is the call itself,
+// whose parent is the fragment around it.
+func place(ctx context.Context, op *Operation, lookup bool) {
+	levels := tmplcache.Trace(ctx)
+	if len(levels) == 0 {
+		return
+	}
+	last := levels[len(levels)-1]
+	for _, l := range levels {
+		if l.Rendering {
+			op.Depth++
 		}
 	}
-	rec.Record(op)
+	switch {
+	case last.Rendering || !lookup:
+		op.Parent = last.Key
+	case len(levels) > 1:
+		op.Parent = levels[len(levels)-2].Key
+	}
+	if !last.Rendering && last.Items > 0 {
+		op.Collection = true
+		if op.Template == "" && op.Fragment == "" {
+			op.Template, op.Fragment = fragmentName(last.Fragment)
+		}
+	}
 }
 
 var _ observe.Observer = Observer{}

@@ -43,7 +43,7 @@ func TestGuard(t *testing.T) {
 }
 
 func TestKeysAreEscapedInPages(t *testing.T) {
-	s := newTestSite(t, debugpanel.Options{})
+	s := newTestSite(t, debugpanel.Options{Guard: debugpanel.AllowAll})
 	s.get(t, "/page")
 	_, page := s.get(t, "/_dogpile/requests/1")
 	if strings.Contains(page, `<script>alert(`) {
@@ -80,7 +80,7 @@ func TestKeysAreEscapedInPages(t *testing.T) {
 }
 
 func TestJSONViews(t *testing.T) {
-	s := newTestSite(t, debugpanel.Options{})
+	s := newTestSite(t, debugpanel.Options{Guard: debugpanel.AllowAll})
 	s.get(t, "/page")
 	s.get(t, "/page")
 
@@ -174,7 +174,7 @@ func TestJSONViews(t *testing.T) {
 }
 
 func TestPages(t *testing.T) {
-	s := newTestSite(t, debugpanel.Options{})
+	s := newTestSite(t, debugpanel.Options{Guard: debugpanel.AllowAll})
 	// Nothing recorded yet.
 	if _, body := s.get(t, "/_dogpile/"); !strings.Contains(body, "No request recorded yet") || !strings.Contains(body, "<title>Dogpile · 0 requests</title>") {
 		t.Errorf("empty list page:\n%s", body)
@@ -258,7 +258,7 @@ func TestPages(t *testing.T) {
 
 func TestSizeColumnsOnlyWhenKnown(t *testing.T) {
 	r := observedRegion(t, "values", "dogpile.cache.memory")
-	panel := debugpanel.New(debugpanel.Options{})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll})
 	mux := http.NewServeMux()
 	mux.Handle("/_dogpile/", panel)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
@@ -283,7 +283,7 @@ func TestSizeColumnsOnlyWhenKnown(t *testing.T) {
 }
 
 func TestPanelKeepsTheLastRequests(t *testing.T) {
-	s := newTestSite(t, debugpanel.Options{MaxRequests: 3})
+	s := newTestSite(t, debugpanel.Options{Guard: debugpanel.AllowAll, MaxRequests: 3})
 	for range 5 {
 		s.get(t, "/page")
 	}
@@ -309,7 +309,7 @@ func TestPanelKeepsTheLastRequests(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	r := observedRegion(t, "conc", "dogpile.cache.memory")
-	panel := debugpanel.New(debugpanel.Options{MaxRequests: 200})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll, MaxRequests: 200})
 	mux := http.NewServeMux()
 	mux.Handle("/_dogpile/", panel)
 	mux.HandleFunc("/r/{id}", func(w http.ResponseWriter, req *http.Request) {
@@ -391,7 +391,7 @@ func TestCustomSkip(t *testing.T) {
 
 func TestInvalidationOnPage(t *testing.T) {
 	r := observedRegion(t, "purged", "dogpile.cache.memory")
-	panel := debugpanel.New(debugpanel.Options{})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.AllowAll})
 	mux := http.NewServeMux()
 	mux.Handle("/_dogpile/", panel)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {

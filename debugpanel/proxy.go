@@ -43,11 +43,12 @@ type ProxyBackend struct {
 	backend string
 }
 
-func (p *ProxyBackend) record(rec *Recorder, op observe.Op, keys []string, res []observe.Result, start time.Time, size int, err error) {
+func (p *ProxyBackend) record(ctx context.Context, rec *Recorder, op observe.Op, keys []string, res []observe.Result, start time.Time, size int, err error) {
 	o := Operation{
 		Layer: LayerBackend, Backend: p.backend, Op: op.String(), Keys: keys, Results: res,
 		KeyCount: len(keys), Start: max(start.Sub(rec.start), 0), Duration: time.Since(start), Size: size,
 	}
+	place(ctx, &o, false)
 	if err != nil {
 		o.Err = err.Error()
 		for i := range res {
@@ -78,7 +79,7 @@ func (p *ProxyBackend) Get(ctx context.Context, key string) (driver.CachedValue,
 	}
 	start := time.Now()
 	cv, ok, err := p.ProxyBackend.Get(ctx, key)
-	p.record(rec, observe.OpGet, []string{key}, []observe.Result{found(ok)}, start, -1, err)
+	p.record(ctx, rec, observe.OpGet, []string{key}, []observe.Result{found(ok)}, start, -1, err)
 	return cv, ok, err
 }
 
@@ -94,7 +95,7 @@ func (p *ProxyBackend) GetMulti(ctx context.Context, keys []string) ([]driver.Ca
 	for i := range res {
 		res[i] = found(i < len(cvs) && present(cvs[i]))
 	}
-	p.record(rec, observe.OpGetMulti, keys, res, start, -1, err)
+	p.record(ctx, rec, observe.OpGetMulti, keys, res, start, -1, err)
 	return cvs, err
 }
 
@@ -106,7 +107,7 @@ func (p *ProxyBackend) Set(ctx context.Context, key string, value driver.CachedV
 	}
 	start := time.Now()
 	err := p.ProxyBackend.Set(ctx, key, value)
-	p.record(rec, observe.OpSet, []string{key}, []observe.Result{observe.None}, start, -1, err)
+	p.record(ctx, rec, observe.OpSet, []string{key}, []observe.Result{observe.None}, start, -1, err)
 	return err
 }
 
@@ -122,7 +123,7 @@ func (p *ProxyBackend) SetMulti(ctx context.Context, items []driver.Item) error 
 	for i, it := range items {
 		keys[i] = it.Key
 	}
-	p.record(rec, observe.OpSetMulti, keys, make([]observe.Result, len(keys)), start, -1, err)
+	p.record(ctx, rec, observe.OpSetMulti, keys, make([]observe.Result, len(keys)), start, -1, err)
 	return err
 }
 
@@ -138,7 +139,7 @@ func (p *ProxyBackend) GetBytes(ctx context.Context, key string) ([]byte, bool, 
 	if ok {
 		size = len(b)
 	}
-	p.record(rec, observe.OpGet, []string{key}, []observe.Result{found(ok)}, start, size, err)
+	p.record(ctx, rec, observe.OpGet, []string{key}, []observe.Result{found(ok)}, start, size, err)
 	return b, ok, err
 }
 
@@ -159,7 +160,7 @@ func (p *ProxyBackend) GetBytesMulti(ctx context.Context, keys []string) ([][]by
 			size += len(bs[i])
 		}
 	}
-	p.record(rec, observe.OpGetMulti, keys, res, start, size, err)
+	p.record(ctx, rec, observe.OpGetMulti, keys, res, start, size, err)
 	return bs, err
 }
 
@@ -171,7 +172,7 @@ func (p *ProxyBackend) SetBytes(ctx context.Context, key string, value []byte) e
 	}
 	start := time.Now()
 	err := p.ProxyBackend.SetBytes(ctx, key, value)
-	p.record(rec, observe.OpSet, []string{key}, []observe.Result{observe.None}, start, len(value), err)
+	p.record(ctx, rec, observe.OpSet, []string{key}, []observe.Result{observe.None}, start, len(value), err)
 	return err
 }
 
@@ -189,7 +190,7 @@ func (p *ProxyBackend) SetBytesMulti(ctx context.Context, items []driver.BytesIt
 		keys[i] = it.Key
 		size += len(it.Value)
 	}
-	p.record(rec, observe.OpSetMulti, keys, make([]observe.Result, len(keys)), start, size, err)
+	p.record(ctx, rec, observe.OpSetMulti, keys, make([]observe.Result, len(keys)), start, size, err)
 	return err
 }
 
@@ -201,7 +202,7 @@ func (p *ProxyBackend) Delete(ctx context.Context, key string) error {
 	}
 	start := time.Now()
 	err := p.ProxyBackend.Delete(ctx, key)
-	p.record(rec, observe.OpDelete, []string{key}, []observe.Result{observe.None}, start, -1, err)
+	p.record(ctx, rec, observe.OpDelete, []string{key}, []observe.Result{observe.None}, start, -1, err)
 	return err
 }
 
@@ -213,6 +214,6 @@ func (p *ProxyBackend) DeleteMulti(ctx context.Context, keys []string) error {
 	}
 	start := time.Now()
 	err := p.ProxyBackend.DeleteMulti(ctx, keys)
-	p.record(rec, observe.OpDeleteMulti, keys, make([]observe.Result, len(keys)), start, -1, err)
+	p.record(ctx, rec, observe.OpDeleteMulti, keys, make([]observe.Result, len(keys)), start, -1, err)
 	return err
 }

@@ -30,6 +30,12 @@ const (
 	DefaultMaxRequests = 50
 	DefaultMaxOps      = 1000
 	DefaultMaxKeys     = 100
+	// DefaultMaxKeyLen is how many bytes of a key, a path, a template or
+	// fragment name a recorder keeps.
+	DefaultMaxKeyLen = 256
+	// DefaultMaxRequestBytes bounds the memory one request's recording
+	// keeps (Limits.MaxBytes).
+	DefaultMaxRequestBytes = 512 << 10
 )
 
 // Limits bound the memory a Recorder uses. Zero fields take the defaults.
@@ -40,6 +46,17 @@ type Limits struct {
 	// MaxKeys is how many keys (and their results) an operation keeps
 	// (DefaultMaxKeys); Operation.KeyCount tells how many it had.
 	MaxKeys int
+	// MaxKeyLen is how many bytes of each key the recorder keeps
+	// (DefaultMaxKeyLen), cut at a UTF-8 boundary; Operation.KeyLens
+	// tells the full lengths. Template and fragment names, and the
+	// request's method and path, are cut the same way; error texts keep
+	// up to four times as much.
+	MaxKeyLen int
+	// MaxBytes bounds the memory the recording of one request keeps, in
+	// bytes (DefaultMaxRequestBytes, and never more than the Panel's
+	// Options.MaxBytes): an operation that would go past it is counted
+	// in the statistics and in Dropped, but not kept.
+	MaxBytes int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -48,6 +65,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = DefaultMaxKeys
+	}
+	if l.MaxKeyLen <= 0 {
+		l.MaxKeyLen = DefaultMaxKeyLen
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxRequestBytes
 	}
 	return l
 }
@@ -69,9 +92,13 @@ type Operation struct {
 	// "get_or_create_multi", "set", "set_multi", "delete", "delete_multi",
 	// "lock_wait", "create" or "invalidate" (observe.Op's names).
 	Op string
-	// Keys are the keys as the caller gave them, at most Limits.MaxKeys;
-	// none for an invalidate, which concerns every key of the region.
+	// Keys are the keys as the caller gave them, at most Limits.MaxKeys,
+	// each cut to Limits.MaxKeyLen bytes; none for an invalidate, which
+	// concerns every key of the region.
 	Keys []string
+	// KeyLens holds the full length in bytes of each kept key when the
+	// recorder cut one of them, and is nil otherwise.
+	KeyLens []int
 	// Results holds one result per kept key.
 	Results []observe.Result
 	// KeyCount is the number of keys of the operation, kept or not.
@@ -87,9 +114,27 @@ type Operation struct {
 	// mode, absorbed an error).
 	Err string
 	// Template and Fragment name the template fragment whose rendering
-	// made the call (tmplcache.FragmentFromContext), if any.
+	// made the call (tmplcache.FragmentFromContext), or the collection
+	// whose region call it is (its first item's, for
+	// tmplcache.Cache.RenderEach), if any.
 	Template string
 	Fragment string
+	// Parent is the key of the fragment the operation is part of, from
+	// tmplcache.Trace: for a fragment's own region call (its
+	// get_or_create, or a collection's get_or_create_multi), the fragment
+	// being rendered around it; for the other operations made for a
+	// fragment (its creation, lock waits, the backend calls, the reads of
+	// its tags' versions, the cache calls of the Go code its template
+	// calls), that fragment, or a collection's first item. Empty outside
+	// fragments. It is cut to Limits.MaxKeyLen bytes, as keys are.
+	Parent string
+	// Depth is the number of fragments being rendered around the
+	// operation: 0 at the top of the page.
+	Depth int
+	// Collection reports the operations of a collection's region call
+	// (tmplcache.Cache.RenderEach): its get_or_create_multi, the creation
+	// and lock waits it caused, and their backend calls.
+	Collection bool
 }
 
 // Result returns the operation's overall result: the result shared by all
@@ -116,6 +161,7 @@ type operationJSON struct {
 	Backend    string   `json:"backend,omitempty"`
 	Op         string   `json:"op"`
 	Keys       []string `json:"keys"`
+	KeyLens    []int    `json:"key_lens,omitempty"`
 	Results    []string `json:"results"`
 	KeyCount   int      `json:"key_count"`
 	StartMS    float64  `json:"start_ms"`
@@ -124,16 +170,20 @@ type operationJSON struct {
 	Err        string   `json:"error,omitempty"`
 	Template   string   `json:"template,omitempty"`
 	Fragment   string   `json:"fragment,omitempty"`
+	Parent     string   `json:"parent,omitempty"`
+	Depth      int      `json:"depth,omitempty"`
+	Collection bool     `json:"collection,omitempty"`
 }
 
 // MarshalJSON writes results as their names ("hit", "miss", ...) and times
-// as fractional milliseconds.
+// as fractional milliseconds; "key_lens" appears only when a key was cut,
+// "parent", "depth" and "collection" only inside fragments.
 func (o Operation) MarshalJSON() ([]byte, error) {
 	j := operationJSON{
 		Seq: o.Seq, Layer: o.Layer, Region: o.Region, Backend: o.Backend, Op: o.Op,
-		Keys: o.Keys, Results: make([]string, len(o.Results)), KeyCount: o.KeyCount,
+		Keys: o.Keys, KeyLens: o.KeyLens, Results: make([]string, len(o.Results)), KeyCount: o.KeyCount,
 		StartMS: ms(o.Start), DurationMS: ms(o.Duration), Size: o.Size, Err: o.Err,
-		Template: o.Template, Fragment: o.Fragment,
+		Template: o.Template, Fragment: o.Fragment, Parent: o.Parent, Depth: o.Depth, Collection: o.Collection,
 	}
 	if j.Keys == nil {
 		j.Keys = []string{}
@@ -153,26 +203,40 @@ func ms(d time.Duration) float64 {
 // puts one in each request's context; NewContext does it by hand, for work
 // outside net/http. A Recorder is safe for concurrent use: goroutines of
 // one request, and creations that outlive it, record into it.
+//
+// The memory it keeps is bounded by its Limits and, for the middleware's
+// recorders, by the Panel's budget (Options.MaxBytes): it keeps the first
+// operations that fit and counts the others.
 type Recorder struct {
 	limits Limits
 	start  time.Time // monotonic
+	panel  *Panel    // whose budget it is charged to; nil for NewRecorder's
 
 	mu       sync.Mutex
 	id       uint64
 	method   string
 	path     string
+	pathLen  int
 	status   int
 	duration time.Duration
 	finished bool
 	ops      []Operation
 	seq      int
 	agg      aggregator
+	used     int64 // bytes kept, against limits.MaxBytes
+
+	// Guarded by panel.mu: the bytes charged to the panel's budget, and
+	// whether the panel let go of the recorder.
+	charged int64
+	evicted bool
 }
 
 // NewRecorder returns an empty Recorder whose operations are timed from
 // now.
 func NewRecorder(l Limits) *Recorder {
-	return &Recorder{limits: l.withDefaults(), start: time.Now()}
+	r := &Recorder{limits: l.withDefaults(), start: time.Now()}
+	r.used = recorderCost
+	return r
 }
 
 type recorderKey struct{}
@@ -204,9 +268,11 @@ func FromContext(ctx context.Context) *Recorder {
 }
 
 // Record adds op to the recorder; its Start is relative to the recorder's
-// start (see Elapsed). Seq is assigned here; Keys and Results are copied,
-// up to Limits.MaxKeys each. An operation beyond Limits.MaxOps is counted
-// in the statistics and dropped.
+// start (see Elapsed). Seq is assigned here. Keys and Results are copied,
+// up to Limits.MaxKeys each, keys and the template, fragment, parent and
+// error texts cut to Limits.MaxKeyLen bytes (errors to four times that). An
+// operation beyond Limits.MaxOps or the memory budget is counted in the
+// statistics and dropped.
 func (r *Recorder) Record(op Operation) {
 	if op.KeyCount < len(op.Keys) {
 		op.KeyCount = len(op.Keys)
@@ -215,18 +281,30 @@ func (r *Recorder) Record(op Operation) {
 	defer r.mu.Unlock()
 	r.seq++
 	op.Seq = r.seq
-	r.agg.add(&op)
+	if grow := r.agg.add(&op); grow > 0 {
+		r.chargeStats(grow)
+	}
 	if len(r.ops) >= r.limits.MaxOps {
 		r.agg.dropped++
 		return
 	}
-	n := min(len(op.Keys), r.limits.MaxKeys)
-	op.Keys = slices.Clone(op.Keys[:n:n])
-	if len(op.Results) > n {
-		op.Results = op.Results[:n]
+	sh := r.limits.shape(op)
+	cost := sh.cost()
+	newCap := cap(r.ops)
+	if len(r.ops) == cap(r.ops) {
+		newCap = min(max(2*cap(r.ops), 8), r.limits.MaxOps)
+		cost += int64(newCap-cap(r.ops)) * operationSize
 	}
-	op.Results = slices.Clone(op.Results)
-	r.ops = append(r.ops, op)
+	if !r.charge(cost) {
+		r.agg.dropped++
+		return
+	}
+	if newCap > cap(r.ops) {
+		grown := make([]Operation, len(r.ops), newCap)
+		copy(grown, r.ops)
+		r.ops = grown
+	}
+	r.ops = append(r.ops, sh.build(r.limits, op))
 }
 
 // Elapsed returns the time since the recorder was made (the request
@@ -272,9 +350,11 @@ type Request struct {
 	// ID identifies the request in its Panel.
 	ID uint64 `json:"id"`
 	// Method and Path are the request's (the path only: no query string,
-	// which may carry secrets).
-	Method string `json:"method"`
-	Path   string `json:"path"`
+	// which may carry secrets), cut to Limits.MaxKeyLen bytes; PathLen is
+	// the path's full length in bytes.
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	PathLen int    `json:"path_len"`
 	// Status is the response status; 0 while the request runs or when the
 	// handler panicked before writing.
 	Status int `json:"status"`
@@ -286,6 +366,9 @@ type Request struct {
 	Finished bool `json:"finished"`
 	// Stats are the statistics of every operation.
 	Stats Stats `json:"stats"`
+	// Memory is the number of bytes the recording of the request keeps,
+	// as charged to its limits and the panel's budget.
+	Memory int64 `json:"memory"`
 	// Operations are the kept operations, in chronological order; nil in
 	// the request lists of Panel.Requests (and then left out of the JSON).
 	Operations []Operation `json:"operations,omitzero"`
@@ -315,7 +398,7 @@ func (r *Recorder) summary() Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return Request{
-		ID: r.id, Method: r.method, Path: r.path, Status: r.status,
-		Start: r.start, Duration: r.duration, Finished: r.finished, Stats: r.agg.stats(),
+		ID: r.id, Method: r.method, Path: r.path, PathLen: r.pathLen, Status: r.status,
+		Start: r.start, Duration: r.duration, Finished: r.finished, Stats: r.agg.stats(), Memory: r.used,
 	}
 }

@@ -8,10 +8,18 @@ import (
 
 // ServerTiming returns a Server-Timing header value summarising s: a
 // "dogpile" metric with the cache time (Stats.CacheTime) and the counts,
-// then one metric per layer and operation type with its total time
-// ("dogpile-get_or_create", "dogpile-backend-get", ...). Durations are in
-// milliseconds; descriptions hold counts only, never keys or region names.
-// Browsers show the metrics in their developer tools' network timing.
+// then one metric per layer and operation type ("dogpile-get_or_create",
+// "dogpile-create", "dogpile-backend-get", ...) with its own time
+// (OpStats.Self) and counts. No moment is counted twice: the region
+// layer's metrics add up to the time spent in the outermost cache
+// operations, a fragment's get_or_create leaves out its creation
+// ("dogpile-create", the outermost creators' time) and the fragments
+// rendered inside it, and the backend layer's metrics, which are part of
+// the region operations' time, carry counts only unless the backend layer
+// alone recorded. Durations are in milliseconds; descriptions hold counts
+// only, never keys or region names, in the panel's words (hit, stale,
+// miss, created, waited, error). Browsers show the metrics in their
+// developer tools' network timing.
 func ServerTiming(s Stats) string {
 	var b strings.Builder
 	b.WriteString("dogpile;dur=")
@@ -20,14 +28,20 @@ func ServerTiming(s Stats) string {
 	b.WriteString(count(s.Ops, "op", "ops"))
 	writeCounts(&b, s.Hits, s.Misses, s.Stale, s.Created, s.Waited, s.Errors)
 	b.WriteByte('"')
+	region := false
+	for _, o := range s.ByOp {
+		region = region || o.Layer == LayerRegion
+	}
 	for _, o := range s.ByOp {
 		b.WriteString(", dogpile-")
 		if o.Layer == LayerBackend {
 			b.WriteString("backend-")
 		}
 		b.WriteString(token(o.Op))
-		b.WriteString(";dur=")
-		writeMS(&b, o.Time)
+		if o.Layer == LayerRegion || !region {
+			b.WriteString(";dur=")
+			writeMS(&b, o.Self)
+		}
 		b.WriteString(`;desc="`)
 		b.WriteString(count(o.Calls, "call", "calls"))
 		writeCounts(&b, o.Hits, o.Misses, o.Stale, o.Created, o.Waited, o.Errors)

@@ -25,6 +25,64 @@ type testSite struct {
 	*httptest.Server
 	Panel  *debugpanel.Panel
 	region *dogpile.Region
+	frags  *tmplcache.Cache
+}
+
+// markupName is a fragment name with markup, which the timeline must show
+// as text.
+const markupName = `<img src=x onerror=alert("frag")>`
+
+// nestedPage renders fragments inside fragments, as a template engine
+// would: a layout holding a sidebar (which holds a widget and reads a
+// post through the cache) and a collection of four cards, the first of
+// which holds an avatar. Each rendering takes a few milliseconds, so that
+// the bars are wide enough to see.
+func (s *testSite) nestedPage(ctx context.Context) (string, error) {
+	frag := func(tmpl, name string) tmplcache.Fragment {
+		return tmplcache.Fragment{Template: tmpl, Name: name, Tags: []string{"page"}}
+	}
+	work := func(d time.Duration) { time.Sleep(d) }
+	render := func(ctx context.Context, f tmplcache.Fragment, d time.Duration, inner func(context.Context) (string, error)) (string, error) {
+		return s.frags.Render(ctx, f, tmplcache.RenderOptions{}, func(ctx context.Context) (string, error) {
+			work(d)
+			if inner == nil {
+				return "<" + f.Name + ">", nil
+			}
+			in, err := inner(ctx)
+			work(d)
+			return "<" + f.Name + ">" + in, err
+		})
+	}
+	return render(ctx, frag("page.html", "layout"), 4*time.Millisecond, func(ctx context.Context) (string, error) {
+		side, err := render(ctx, frag("page.html", "sidebar"), 3*time.Millisecond, func(ctx context.Context) (string, error) {
+			if _, err := dogpile.GetOrCreate(ctx, s.region, "post:7", func(context.Context) (string, error) {
+				work(2 * time.Millisecond)
+				return "post 7", nil
+			}); err != nil {
+				return "", err
+			}
+			return render(ctx, frag("page.html", "widget"), 2*time.Millisecond, nil)
+		})
+		if err != nil {
+			return "", err
+		}
+		odd, err := render(ctx, frag("page.html", markupName), time.Millisecond, nil)
+		if err != nil {
+			return "", err
+		}
+		cards := make([]tmplcache.Fragment, 4)
+		for i := range cards {
+			cards[i] = tmplcache.Fragment{Template: "card.html", Name: "card", Vary: []any{i + 1}, Tags: []string{fmt.Sprint("post:", i+1)}}
+		}
+		out, err := s.frags.RenderEach(ctx, cards, tmplcache.RenderOptions{}, func(ctx context.Context, i int) (string, error) {
+			work(2 * time.Millisecond)
+			if i > 0 {
+				return fmt.Sprint("<card ", i+1, ">"), nil
+			}
+			return render(ctx, frag("card.html", "avatar"), 2*time.Millisecond, nil)
+		})
+		return side + odd + strings.Join(out, ""), err
+	})
 }
 
 func newTestSite(t testing.TB, opts debugpanel.Options) *testSite {
@@ -35,7 +93,9 @@ func newTestSite(t testing.TB, opts debugpanel.Options) *testSite {
 		t.Fatal(err)
 	}
 	frags := tmplcache.New(region)
+	frags.Declare(tmplcache.Declaration{Template: "page.html", Name: "sidebar"})
 	panel := debugpanel.New(opts)
+	site := &testSite{Panel: panel, region: region, frags: frags}
 
 	mux := http.NewServeMux()
 	mux.Handle("/_dogpile/", panel)
@@ -81,9 +141,30 @@ func newTestSite(t testing.TB, opts debugpanel.Options) *testSite {
 		}
 		_, _ = io.WriteString(w, out.String())
 	})
-	srv := httptest.NewServer(panel.Middleware(mux))
-	t.Cleanup(srv.Close)
-	return &testSite{Server: srv, Panel: panel, region: region}
+	mux.HandleFunc("GET /nested", func(w http.ResponseWriter, r *http.Request) {
+		html, err := site.nestedPage(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_, _ = io.WriteString(w, html)
+	})
+	// An edit retires the sidebar by its key and the second card by its
+	// tag.
+	mux.HandleFunc("GET /edit", func(w http.ResponseWriter, r *http.Request) {
+		if err := frags.Invalidate(r.Context(), "page.html", "sidebar"); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if err := frags.InvalidateTags(r.Context(), "post:2"); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_, _ = io.WriteString(w, "edited")
+	})
+	site.Server = httptest.NewServer(panel.Middleware(mux))
+	t.Cleanup(site.Close)
+	return site
 }
 
 // get fetches path from the site and returns the response and its body.

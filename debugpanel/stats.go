@@ -2,6 +2,7 @@ package debugpanel
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	"slices"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 
 // OpStats are the statistics of one operation type of one layer. Hits,
 // misses and the other results are counted per key, so a get_multi of ten
-// keys counts ten.
+// keys counts ten (see the package documentation for what each result
+// means).
 //
 // get_or_create never reports a plain miss: a key that was not found is
 // Created (this call's creation made it) or Waited (another caller's did).
@@ -24,8 +26,20 @@ type OpStats struct {
 	// Calls is the number of operations; Keys the number of keys they had.
 	Calls int `json:"calls"`
 	Keys  int `json:"keys"`
-	// Time is the operations' total duration.
+	// Time is the operations' total duration. Operations nested in
+	// others count in their own row and in the one around them: a
+	// fragment's get_or_create includes its creation and the fragments
+	// rendered inside it.
 	Time time.Duration `json:"-"`
+	// Self is the time spent in these operations and not in others nested
+	// in them, counting each moment once: for the region layer, only the
+	// operations not made while a fragment renders (whose time is its
+	// creation's), and a get_or_create or get_or_create_multi without the
+	// creation and lock waits it caused, which have rows of their own. The
+	// region layer's Self times add up to the time spent in its
+	// outermost operations. Backend calls do not nest: their Self is their
+	// Time.
+	Self time.Duration `json:"-"`
 	// Hits ... Errors count keys by result.
 	Hits    int `json:"hits"`
 	Misses  int `json:"misses"`
@@ -38,13 +52,15 @@ type OpStats struct {
 	SizeKnown bool  `json:"size_known"`
 }
 
-// MarshalJSON adds the time as fractional milliseconds ("time_ms").
+// MarshalJSON adds the times as fractional milliseconds ("time_ms",
+// "self_ms").
 func (s OpStats) MarshalJSON() ([]byte, error) {
 	type plain OpStats
 	return json.Marshal(struct {
 		plain
 		TimeMS float64 `json:"time_ms"`
-	}{plain(s), ms(s.Time)})
+		SelfMS float64 `json:"self_ms"`
+	}{plain(s), ms(s.Time), ms(s.Self)})
 }
 
 func (s *OpStats) count(res []observe.Result) {
@@ -70,8 +86,9 @@ func (s *OpStats) count(res []observe.Result) {
 type Stats struct {
 	// Ops is the number of operations recorded, dropped ones included.
 	Ops int `json:"ops"`
-	// Dropped is the number of operations beyond Limits.MaxOps, counted
-	// here but not kept.
+	// Dropped is the number of operations counted here but not kept:
+	// beyond Limits.MaxOps, or past the memory budget (Limits.MaxBytes,
+	// Options.MaxBytes).
 	Dropped int `json:"dropped"`
 	// Hits ... Errors count keys over the request's lookups: the region
 	// layer's operations other than create and lock_wait or, when only
@@ -86,12 +103,19 @@ type Stats struct {
 	// where known (SizeKnown).
 	Bytes     int64 `json:"bytes"`
 	SizeKnown bool  `json:"size_known"`
-	// CacheTime is the time spent in the cache outside creators: the
-	// region layer's operation time less the creators' time (CreateTime)
-	// or, when only the proxy backend recorded, the backend calls' time.
-	// Concurrent operations add up, so it can exceed the request's time.
+	// CacheTime is the time spent in the cache outside creators, each
+	// moment counted once: the Self time of the region layer's rows other
+	// than create (lookups, writes, lock waits) or, when only the proxy
+	// backend recorded, the backend calls' time. The cache calls made
+	// while a fragment renders are part of its creation's time. Operations
+	// of concurrent goroutines add up, so it can exceed the request's
+	// time.
 	CacheTime time.Duration `json:"-"`
-	// CreateTime is the time creators took.
+	// CreateTime is the time the outermost creators took, each moment
+	// counted once: a fragment created while another one renders is part
+	// of that one's creation (known for template fragments, through
+	// tmplcache.Trace). CacheTime and CreateTime add up to the time spent
+	// in the outermost cache operations.
 	CreateTime time.Duration `json:"-"`
 	// ByOp has one entry per layer and operation type: the region layer's
 	// first, in observe.Op order (get, get_multi, get_or_create, ...,
@@ -126,9 +150,100 @@ type aggregator struct {
 	ops     int
 	dropped int
 	byOp    []OpStats
+	// The creations and lock waits of outermost get_or_create calls, not
+	// yet claimed by the call that caused them, which finishes after
+	// them: each by a hash of its region and first key.
+	pending [pendingSlots]pendingTime
+	next    int // the slot to take when every one is in use
 }
 
-func (a *aggregator) add(op *Operation) {
+// pendingSlots bounds the creations and lock waits awaiting their call:
+// calls in flight at once, in one request.
+const pendingSlots = 8
+
+type pendingTime struct {
+	hash uint64
+	d    time.Duration
+}
+
+var pendingSeed = maphash.MakeSeed()
+
+func pendingHash(region, key string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(pendingSeed)
+	h.WriteString(region)
+	h.WriteByte(0)
+	h.WriteString(key)
+	return h.Sum64()
+}
+
+// hold keeps d, the time of a creation or lock wait of key, for the call
+// that caused it. With every slot in use, the oldest is given up: its
+// time then stays in the call's Self too.
+func (a *aggregator) hold(region, key string, d time.Duration) {
+	h := pendingHash(region, key)
+	for i := range a.pending {
+		if a.pending[i].d == 0 {
+			a.pending[i] = pendingTime{h, d}
+			return
+		}
+	}
+	a.pending[a.next] = pendingTime{h, d}
+	a.next = (a.next + 1) % pendingSlots
+}
+
+// claim returns, and forgets, the time held for the keys of a call.
+func (a *aggregator) claim(region string, keys []string) time.Duration {
+	var d time.Duration
+	held := 0
+	for _, p := range a.pending {
+		if p.d > 0 {
+			held++
+		}
+	}
+	for _, k := range keys {
+		if held == 0 {
+			break
+		}
+		h := pendingHash(region, k)
+		for i := range a.pending {
+			if a.pending[i].d > 0 && a.pending[i].hash == h {
+				d += a.pending[i].d
+				a.pending[i] = pendingTime{}
+				held--
+			}
+		}
+	}
+	return d
+}
+
+// self returns the part of op's duration that counts in its row's Self
+// (see OpStats.Self).
+func (a *aggregator) self(op *Operation) time.Duration {
+	if op.Layer != LayerRegion {
+		return op.Duration
+	}
+	if nested(op.Op) {
+		if op.Depth > 0 {
+			return 0 // inside the creation of the fragment around it
+		}
+		if len(op.Keys) > 0 && op.Duration > 0 {
+			a.hold(op.Region, op.Keys[0], op.Duration)
+		}
+		return op.Duration
+	}
+	if op.Parent != "" {
+		return 0 // made for a fragment, inside its creation or call
+	}
+	if op.Op == observe.OpGetOrCreate.String() || op.Op == observe.OpGetOrCreateMulti.String() {
+		return max(op.Duration-a.claim(op.Region, op.Keys), 0)
+	}
+	return op.Duration
+}
+
+// add counts op. It returns the bytes by which the statistics entries
+// grew past the statsAllowance of the recorder's base cost.
+func (a *aggregator) add(op *Operation) (grown int64) {
 	a.ops++
 	var s *OpStats
 	for i := range a.byOp {
@@ -138,17 +253,30 @@ func (a *aggregator) add(op *Operation) {
 		}
 	}
 	if s == nil {
+		if c := cap(a.byOp); len(a.byOp) == c {
+			newCap := 4
+			switch {
+			case c >= 16:
+				newCap = c + 8
+			case c > 0:
+				newCap = 2 * c
+			}
+			grown = int64(max(newCap, statsAllowance)-max(c, statsAllowance)) * statsSize
+			a.byOp = append(make([]OpStats, 0, newCap), a.byOp...)
+		}
 		a.byOp = append(a.byOp, OpStats{Layer: op.Layer, Op: op.Op})
 		s = &a.byOp[len(a.byOp)-1]
 	}
 	s.Calls++
 	s.Keys += op.KeyCount
 	s.Time += op.Duration
+	s.Self += a.self(op)
 	s.count(op.Results) // every key's, before Record keeps MaxKeys of them
 	if op.Size >= 0 {
 		s.Bytes += int64(op.Size)
 		s.SizeKnown = true
 	}
+	return grown
 }
 
 // nested reports the region operations that run inside another one:
@@ -186,10 +314,15 @@ func (a *aggregator) stats() Stats {
 		}
 	}
 	for _, s := range a.byOp {
-		if s.Layer == LayerRegion && s.Op == observe.OpCreate.String() {
-			st.CreateTime += s.Time
+		if s.Layer != layer {
+			continue
 		}
-		if s.Layer != layer || nested(s.Op) {
+		if s.Op == observe.OpCreate.String() {
+			st.CreateTime += s.Self
+			continue
+		}
+		st.CacheTime += s.Self
+		if nested(s.Op) {
 			continue
 		}
 		st.Hits += s.Hits
@@ -200,10 +333,6 @@ func (a *aggregator) stats() Stats {
 		st.Errors += s.Errors
 		st.Bytes += s.Bytes
 		st.SizeKnown = st.SizeKnown || s.SizeKnown
-		st.CacheTime += s.Time
-	}
-	if layer == LayerRegion {
-		st.CacheTime = max(st.CacheTime-st.CreateTime, 0)
 	}
 	return st
 }

@@ -35,22 +35,37 @@ type listView struct {
 	page
 	MaxRequests int
 	Requests    []listRow
+	// Memory and Budget are the bytes the panel keeps and may keep;
+	// Unrecorded counts the requests left out for lack of room.
+	Memory, Budget string
+	Unrecorded     uint64
 }
 
 type listRow struct {
 	Request
-	// Misses are the keys not served from the cache: misses, created and
-	// waited.
-	Misses int
+	// PathCut is how many bytes of the path were not kept.
+	PathCut int
 }
 
-func newListView(reqs []Request, maxRequests int) *listView {
-	v := &listView{MaxRequests: maxRequests}
+func (p *Panel) newListView(reqs []Request) *listView {
+	used, budget := p.Memory()
+	v := &listView{MaxRequests: p.opts.MaxRequests, Memory: formatBytes(used), Budget: formatBytes(budget), Unrecorded: p.Unrecorded()}
 	v.Title = "Dogpile · " + count(len(reqs), "request", "requests")
 	for _, r := range reqs {
-		v.Requests = append(v.Requests, listRow{Request: r, Misses: r.Stats.Misses + r.Stats.Created + r.Stats.Waited})
+		v.Requests = append(v.Requests, listRow{Request: r, PathCut: r.PathLen - len(r.Path)})
 	}
 	return v
+}
+
+// formatBytes writes n in B, KiB or MiB.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
 }
 
 type detailView struct {
@@ -59,6 +74,12 @@ type detailView struct {
 	MaxRequests int
 	SizeKnown   bool
 	Ops         []opRow
+	// PathCut is how many bytes of the path were not kept; Memory is what
+	// the request's recording keeps.
+	PathCut int
+	Memory  string
+	// Timeline is the operations' waterfall.
+	Timeline *timeline
 }
 
 type opRow struct {
@@ -78,15 +99,21 @@ type opRow struct {
 	// Sub marks operations inside others: creations, lock waits and
 	// backend calls.
 	Sub bool
+	// Retired names what a delete, an invalidation or a write of tag
+	// versions retired.
+	Retired []retiredName
 }
 
 type keyResult struct {
 	Key    string
 	Result string
+	// Len is the key's full length in bytes when it was cut, else 0.
+	Len int
 }
 
 func newDetailView(req Request, maxRequests int) *detailView {
-	v := &detailView{Req: req, MaxRequests: maxRequests, SizeKnown: req.Stats.SizeKnown}
+	v := &detailView{Req: req, MaxRequests: maxRequests, SizeKnown: req.Stats.SizeKnown,
+		PathCut: req.PathLen - len(req.Path), Memory: formatBytes(req.Memory)}
 	v.Title = "Dogpile · " + count(req.Stats.Ops, "op", "ops") + " · " + req.Method + " " + req.Path
 	for _, s := range req.Stats.ByOp {
 		v.SizeKnown = v.SizeKnown || s.SizeKnown
@@ -110,11 +137,18 @@ func newDetailView(req Request, maxRequests int) *detailView {
 			if i < len(o.Results) {
 				kr.Result = o.Results[i].String()
 			}
+			if i < len(o.KeyLens) && o.KeyLens[i] > len(k) {
+				kr.Len = o.KeyLens[i]
+			}
 			row.KeyResults[i] = kr
 		}
 		row.Filter = strings.Join(o.Keys, "\n")
 		row.Sub = o.Layer == LayerBackend || nested(o.Op)
+		if o.Op != observe.OpInvalidate.String() {
+			row.Retired = retiredBy(&o)
+		}
 		v.Ops = append(v.Ops, row)
 	}
+	v.Timeline = buildTimeline(req)
 	return v
 }

@@ -2,6 +2,7 @@ package htmltmpl_test
 
 import (
 	"context"
+	"fmt"
 	"html/template"
 	"io"
 	"strings"
@@ -73,5 +74,60 @@ func BenchmarkHitOverhead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCollection renders 100 cheap cards: uncached ({{ range }} with
+// {{ template }}), from one collection (cachedEach, every card a hit: one
+// multi-get), and with one `cached` per card (a hit each).
+func BenchmarkCollection(b *testing.B) {
+	type post struct {
+		ID    int
+		Title string
+	}
+	ctx := context.Background()
+	posts := make([]post, 100)
+	cards := make([]htmltmpl.Data, len(posts)) // what cachedEach gives each card
+	for i := range posts {
+		posts[i] = post{i, fmt.Sprintf("Post number %d", i)}
+		cards[i] = htmltmpl.WithContext(ctx, posts[i])
+	}
+	cardsOf := map[string]string{
+		// three actions: a link, a title and a summary
+		"card3": `{{ define "card" }}<article class="card"><h2><a href="/p/{{ .Value.ID }}">{{ .Value.Title }}</a></h2><p>A short summary of the post and its content.</p></article>{{ end }}`,
+		// one action: the cheapest card that shows its item
+		"card1": `{{ define "card" }}<article class="card"><h2>{{ .Value.Title }}</h2><p>A short summary of the post and its content.</p></article>{{ end }}`,
+	}
+	for _, cardName := range []string{"card1", "card3"} {
+		var want string
+		for _, bc := range []struct {
+			name, page string
+			data       any
+		}{
+			{"uncached", `<main>{{ range .Value }}{{ template "card" . }}{{ end }}</main>`, cards},
+			{"cachedEach", `<main>{{ cachedEach "card" . .Value }}</main>`, posts},
+			{"cached-per-card", `<main>{{ range .Value }}{{ cached "card" (withctx $ .) .ID }}{{ end }}</main>`, posts},
+		} {
+			b.Run(cardName+"/"+bc.name, func(b *testing.B) {
+				tm := parse(b, "page", bc.page+cardsOf[cardName], nil)
+				bind(b, tm, tmplcache.New(memRegion(b, time.Hour)))
+				data := htmltmpl.WithContext(ctx, bc.data)
+				var out strings.Builder
+				if err := tm.Execute(&out, data); err != nil { // fill the cache
+					b.Fatal(err)
+				}
+				if want == "" {
+					want = out.String()
+				} else if out.String() != want {
+					b.Fatalf("output differs from uncached:\n%s\n%s", out.String(), want)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := tm.Execute(io.Discard, data); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -1,56 +1,88 @@
 package htmltmpl
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"maps"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/dogpilego/dogpile/tmplcache"
 )
 
-// FuncName is the name of the template func: {{ cached "fragment" . vary... }}.
-const FuncName = "cached"
+// Names of the template funcs FuncMap installs.
+const (
+	// FuncName renders a fragment: {{ cached "name" data vary... }}.
+	FuncName = "cached"
+	// IfFuncName renders a fragment cached when a condition holds, and
+	// uncached otherwise: {{ cachedIf cond "name" data vary... }}.
+	IfFuncName = "cachedIf"
+	// UnlessFuncName renders a fragment cached unless a condition holds:
+	// {{ cachedUnless cond "name" data vary... }}.
+	UnlessFuncName = "cachedUnless"
+	// EachFuncName renders a fragment per item of a collection, read and
+	// written in one round trip: {{ cachedEach "name" data items vary... }}.
+	EachFuncName = "cachedEach"
+	// TagsFuncName makes dependency tags, given to the fragment funcs
+	// among the vary values: {{ cached "name" . (tags "post:7") }}.
+	TagsFuncName = "tags"
+	// AddTagsFuncName adds dependency tags to the fragment being
+	// rendered, from inside it: {{ addtags . "post:7" }}.
+	AddTagsFuncName = "addtags"
+	// WithCtxFuncName wraps a value with the context of other data:
+	//
+	//	{{ range $c := .Value.Comments }}{{ cached "comment" (withctx $ $c) $c.ID }}{{ end }}
+	//
+	// hands each comment to a nested fragment as Data carrying the context
+	// of the enclosing template's data ($), see Data.
+	WithCtxFuncName = "withctx"
+)
 
 // Errors, for errors.Is.
 var (
-	// ErrNotBound is returned by `cached` in a template set that was parsed
-	// with FuncMap but never given to Bind.
+	// ErrNotBound is returned by the fragment funcs in a template set that
+	// was parsed with FuncMap but never given to Bind.
 	ErrNotBound = errors.New("htmltmpl: template set not bound to a fragment cache (call htmltmpl.Bind after parsing)")
 	// ErrExecuted is returned by Bind and Clone for a template set that has
 	// been executed: html/template's escaper has rewritten its parse trees,
 	// so their digests would no longer be those of the source.
 	ErrExecuted = errors.New("htmltmpl: template set already executed")
-	// ErrNeedsContext is returned by `cached` when the fragment contains
-	// `cached` calls and its data cannot carry the rendering's context (see
-	// ContextReplacer): without it, a fragment leading back to itself would
-	// wait for itself.
+	// ErrNeedsContext is returned by the fragment funcs when the fragment
+	// contains fragment funcs and its data cannot carry the rendering's
+	// context (see ContextReplacer): without it, a fragment leading back
+	// to itself would wait for itself.
 	ErrNeedsContext = errors.New("htmltmpl: fragment contains cached calls but its data cannot carry the context")
+	// ErrTooDeep is returned when fragments are rendered inside each other
+	// more than MaxDepth deep, as a fragment rendered uncached that leads
+	// back to itself (cachedIf with a false condition) would be forever.
+	ErrTooDeep = errors.New("htmltmpl: fragments nested too deep")
 )
 
-// WithCtxFuncName is the name of the template func that wraps a value with
-// the context of other data:
-//
-//	{{ range $c := .Value.Comments }}{{ cached "comment" (withctx $ $c) $c.ID }}{{ end }}
-//
-// hands each comment to a nested fragment as Data carrying the context of
-// the enclosing template's data ($), see Data.
-const WithCtxFuncName = "withctx"
+// MaxDepth is how deep fragments may be rendered inside each other (see
+// ErrTooDeep).
+const MaxDepth = 1000
 
 // FuncMap returns the func map to install with Funcs before parsing, so
-// that the parser accepts `cached` and `withctx`:
+// that the parser accepts the fragment funcs (cached, cachedIf,
+// cachedUnless, cachedEach), tags, addtags and withctx:
 //
 //	t, err := template.New("page").Funcs(htmltmpl.FuncMap()).Parse(text)
 //	...
 //	err = htmltmpl.Bind(t, cache)
 //
-// Its `cached` fails with ErrNotBound until Bind replaces it.
+// Its fragment funcs fail with ErrNotBound until Bind replaces them.
 func FuncMap() template.FuncMap {
-	return template.FuncMap{FuncName: notBound, WithCtxFuncName: withCtxFunc}
+	return template.FuncMap{
+		FuncName:        notBound,
+		IfFuncName:      notBoundIf,
+		UnlessFuncName:  notBoundIf,
+		EachFuncName:    notBoundEach,
+		TagsFuncName:    tagsFunc,
+		AddTagsFuncName: addTagsFunc,
+		WithCtxFuncName: withCtxFunc,
+	}
 }
 
 // withCtxFunc is `withctx`: value wrapped with the context data carries.
@@ -59,8 +91,16 @@ func withCtxFunc(data, value any) Data {
 	return Data{Ctx: ctx, Value: value}
 }
 
-func notBound(name string, data any, vary ...any) (template.HTML, error) {
+func notBound(name string, data any, args ...any) (template.HTML, error) {
 	return "", fmt.Errorf("%w: fragment %q", ErrNotBound, name)
+}
+
+func notBoundIf(cond any, name string, data any, args ...any) (template.HTML, error) {
+	return notBound(name, data)
+}
+
+func notBoundEach(name string, data, items any, args ...any) (template.HTML, error) {
+	return notBound(name, data)
 }
 
 // Option configures Bind and Clone.
@@ -111,7 +151,7 @@ func Expires(d time.Duration) FragmentOption {
 	return func(o *tmplcache.RenderOptions) { o.Expires = d }
 }
 
-// binding is what Bind installs: the `cached` func of one template set.
+// binding is what Bind installs: the fragment funcs of one template set.
 type binding struct {
 	set       *template.Template
 	cache     *tmplcache.Cache
@@ -120,12 +160,17 @@ type binding struct {
 }
 
 type fragment struct {
+	name   string
 	digest string
 	opts   tmplcache.RenderOptions
-	nests  bool // executing it may call `cached`
+	nests  bool   // executing it may call a fragment func
+	key    string // its key without vary values, in the default escaping state
+	// keyFunc gives its keys for vary values (see tmplcache.Cache.KeyFunc).
+	keyFunc func(escape string, vary ...any) (string, error)
+	memo    keyMemo
 }
 
-// Bind makes the `cached` func of t's template set render fragments
+// Bind makes the fragment funcs of t's template set render fragments
 // through c. Call it after the last Parse and before the first Execute of
 // the set:
 //
@@ -140,21 +185,24 @@ type fragment struct {
 // the templates it includes or renders as fragments), declares every
 // template of the set as a fragment in c under the set's name (see
 // SetName), so that c.KeyFor and c.Invalidate find it, and installs the
-// `cached` func with t.Funcs.
+// fragment funcs with t.Funcs. It also binds each {{ cached "name" ... }}
+// whose name is a string constant to its fragment, so that a hit looks
+// nothing up by name: the parse trees then call funcs of their own
+// (named _htmltmpl_cached_...), which digests do not see.
 //
 // html/template's escaper rewrites parse trees in place at the first
 // Execute, so Bind refuses a set that has executed (ErrExecuted): digests
 // are always those of the source, the same in every process. Bind may be
 // called again after further Parse calls, until the first Execute; a
 // template redefined or added after Bind keeps its old digest, or is
-// unknown to `cached`, until then.
+// unknown to the fragment funcs, until then.
 func Bind(t *template.Template, c *tmplcache.Cache, opts ...Option) error {
 	if t == nil || c == nil {
 		return errors.New("htmltmpl: Bind needs a template and a Cache")
 	}
 	// Clone fails exactly when a template of the set has been escaped.
 	if _, err := t.Clone(); err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrExecuted, t.Name(), err)
+		return fmt.Errorf("%w: %q: %w", ErrExecuted, t.Name(), err)
 	}
 	cfg := config{name: t.Name(), fragments: map[string][]FragmentOption{}}
 	for _, o := range opts {
@@ -170,12 +218,16 @@ func Bind(t *template.Template, c *tmplcache.Cache, opts ...Option) error {
 		}
 	}
 	for name := range srcs {
-		f := &fragment{digest: digest(srcs, name), nests: nests(srcs, name)}
+		f := &fragment{name: name, digest: digest(srcs, name), nests: nests(srcs, name)}
 		for _, o := range cfg.defaults {
-			o(&f.opts)
+			if o != nil {
+				o(&f.opts)
+			}
 		}
 		for _, o := range cfg.fragments[name] {
-			o(&f.opts)
+			if o != nil {
+				o(&f.opts)
+			}
 		}
 		if f.opts.Region != "" {
 			if _, err := c.Region(f.opts.Region); err != nil {
@@ -184,16 +236,56 @@ func Bind(t *template.Template, c *tmplcache.Cache, opts ...Option) error {
 		}
 		b.fragments[name] = f
 	}
-	for name, f := range b.fragments {
-		c.Declare(tmplcache.Declaration{Template: b.name, Name: name, Digest: f.digest, Region: f.opts.Region})
+	for _, name := range slices.Sorted(maps.Keys(b.fragments)) {
+		f := b.fragments[name]
+		d := tmplcache.Declaration{Template: b.name, Name: name, Digest: f.digest, Region: f.opts.Region}
+		c.Declare(d)
+		f.keyFunc = c.KeyFunc(d)
+		// The key of a call without vary values is the same on every hit.
+		if k, err := f.keyFunc(""); err == nil {
+			f.key = k
+		}
 	}
-	t.Funcs(template.FuncMap{FuncName: b.cached})
+	funcs := template.FuncMap{
+		FuncName:       b.cached,
+		IfFuncName:     b.cachedIf,
+		UnlessFuncName: b.cachedUnless,
+		EachFuncName:   b.cachedEach,
+	}
+	known := func(name string) bool { return b.fragments[name] != nil }
+	for _, x := range t.Templates() {
+		if x.Tree == nil || x.Tree.Root == nil {
+			continue
+		}
+		for ident, quoted := range rewrite(x.Tree, known) {
+			funcs[ident] = b.boundFunc(ident, quoted)
+		}
+	}
+	t.Funcs(funcs)
 	return nil
 }
 
+// boundFunc returns the func a rewritten call ident of fragment quoted
+// calls (see rewrite).
+func (b *binding) boundFunc(ident, quoted string) any {
+	_, vary, _ := unbound(ident)
+	name, _ := strconv.Unquote(quoted)
+	f := b.fragments[name]
+	if f == nil { // bound by an earlier Bind, since redefined away
+		if vary {
+			return func(data any, args ...any) (template.HTML, error) { return b.cached(name, data, args...) }
+		}
+		return func(data any) (template.HTML, error) { return b.cached(name, data) }
+	}
+	if vary {
+		return func(data any, args ...any) (template.HTML, error) { return b.render(f, data, args) }
+	}
+	return func(data any) (template.HTML, error) { return b.render(f, data, nil) }
+}
+
 // Clone clones t (template.Template.Clone) and binds the clone to c with
-// opts. A clone made with t.Clone alone keeps t's `cached` func, which
-// renders t's fragments, not the clone's. Clone before t executes; after
+// opts. A clone made with t.Clone alone keeps t's fragment funcs, which
+// render t's fragments, not the clone's. Clone before t executes; after
 // parsing more templates into the clone, call Bind on it again.
 func Clone(t *template.Template, c *tmplcache.Cache, opts ...Option) (*template.Template, error) {
 	if t == nil {
@@ -201,37 +293,10 @@ func Clone(t *template.Template, c *tmplcache.Cache, opts ...Option) (*template.
 	}
 	clone, err := t.Clone()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrExecuted, t.Name(), err)
+		return nil, fmt.Errorf("%w: %q: %w", ErrExecuted, t.Name(), err)
 	}
 	if err := Bind(clone, c, opts...); err != nil {
 		return nil, err
 	}
 	return clone, nil
-}
-
-// cached is the bound `cached` func: it returns fragment name of the set
-// rendered with data, from its region, executing the fragment's template on
-// a miss.
-func (b *binding) cached(name string, data any, vary ...any) (template.HTML, error) {
-	f := b.fragments[name]
-	if f == nil {
-		return "", fmt.Errorf("%w: %q in template set %q (defined after Bind?)", tmplcache.ErrUnknownFragment, name, b.name)
-	}
-	ctx, carries := contextOf(data)
-	if f.nests && !carries {
-		return "", fmt.Errorf("%w: fragment %q, data of type %T (use htmltmpl.Data, a map with htmltmpl.ContextKey, or a ContextReplacer)", ErrNeedsContext, name, data)
-	}
-	html, err := b.cache.Render(ctx, tmplcache.Fragment{Template: b.name, Name: name, Digest: f.digest, Vary: vary}, f.opts,
-		func(ctx context.Context) (string, error) {
-			data, err := withContext(data, ctx)
-			if err != nil {
-				return "", err
-			}
-			var out strings.Builder
-			if err := b.set.ExecuteTemplate(&out, name, data); err != nil {
-				return "", err
-			}
-			return out.String(), nil
-		})
-	return template.HTML(html), err
 }

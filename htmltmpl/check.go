@@ -10,7 +10,8 @@ import (
 	"text/template/parse"
 )
 
-// Problem is a questionable use of `cached` that Check found.
+// Problem is a questionable use of a fragment func (cached, cachedIf,
+// cachedUnless, cachedEach) that Check found.
 type Problem struct {
 	// Template is the template the call is in.
 	Template string
@@ -64,17 +65,26 @@ var builtins = map[string]bool{
 
 var errDryRun = errors.New("htmltmpl: dry run")
 
+// usage says how each fragment func is called.
+var usage = map[string]string{
+	FuncName:       "cached takes a fragment name and the fragment's data: {{ cached \"name\" . vary... }}",
+	IfFuncName:     "cachedIf takes a condition, a fragment name and the fragment's data: {{ cachedIf .Cond \"name\" . vary... }}",
+	UnlessFuncName: "cachedUnless takes a condition, a fragment name and the fragment's data: {{ cachedUnless .Cond \"name\" . vary... }}",
+	EachFuncName:   "cachedEach takes a fragment name, the data giving the context and the items: {{ cachedEach \"name\" . .Value.Items vary... }}",
+}
+
 type refuse struct{}
 
 func (refuse) Write([]byte) (int, error) { return 0, errDryRun }
 
-// Check reports the `cached` calls of t's set whose output does not land in
+// Check reports the fragment func calls (cached, cachedIf, cachedUnless,
+// cachedEach) of t's set whose output does not land in
 // HTML text context, where the cached HTML is printed as it is. Elsewhere
 // html/template escapes the fragment's HTML again for the context
 // (attribute, URL, JavaScript, CSS, RCDATA, comment): the output is safe
 // but not the fragment's HTML. Check also reports calls naming an undefined
 // template, calls without data, results piped through other funcs, and
-// templates that contain `cached` calls but are included (with {{template}})
+// templates that contain such calls but are included (with {{template}})
 // in a non-text context.
 //
 // To learn the contexts, Check runs html/template's escaper on a clone of
@@ -152,14 +162,14 @@ func dryRun(clone *template.Template, srcs map[string]*source) []Problem {
 			problems = append(problems, Problem{
 				Template: name,
 				Location: name,
-				Message:  fmt.Sprintf("escaping %s %q failed, its cached calls were not checked: %v", what, name, err),
+				Message:  fmt.Sprintf("escaping %s %q failed, its fragment calls were not checked: %v", what, name, err),
 			})
 		}
 	}
 	return problems
 }
 
-// inspect reports the `cached` calls of one (escaped) tree.
+// inspect reports the fragment func calls of one (escaped) tree.
 func inspect(tree *parse.Tree, srcs map[string]*source, contains map[string]bool) []Problem {
 	var problems []Problem
 	report := func(n parse.Node, fragment, context, msg string) {
@@ -174,30 +184,30 @@ func inspect(tree *parse.Tree, srcs map[string]*source, contains map[string]bool
 				return
 			}
 			if ctx := stateContext(state); ctx != "" {
-				report(x, "", ctx, fmt.Sprintf("template %q, which renders cached fragments, is included in %s context (%s): their HTML is escaped again there", base, ctx, state))
+				report(x, "", ctx, fmt.Sprintf("template %q, which renders fragments, is included in %s context (%s): their HTML is escaped again there", base, ctx, state))
 			}
 		case *parse.CommandNode:
-			if !isCachedCall(x) {
+			c, ok := callOf(x)
+			if !ok {
 				return
 			}
-			name, constant := constantName(x)
 			switch {
-			case len(x.Args) < 3:
-				report(x, name, "", "cached takes a fragment name and the fragment's data: {{ cached \"name\" . vary... }}")
-			case constant && srcs[name] == nil:
-				report(x, name, "", fmt.Sprintf("fragment %q is not a template of the set", name))
+			case c.args < minArgs[c.fn]:
+				report(x, c.name, "", usage[c.fn])
+			case c.constant && srcs[c.name] == nil:
+				report(x, c.name, "", fmt.Sprintf("fragment %q is not a template of the set", c.name))
 			}
 		case *parse.ActionNode:
 			if len(x.Pipe.Decl) > 0 {
 				return
 			}
 			for i, cmd := range x.Pipe.Cmds {
-				if !isCachedCall(cmd) {
+				c, ok := callOf(cmd)
+				if !ok {
 					continue
 				}
-				name, _ := constantName(cmd)
-				if p, ok := outputProblem(x.Pipe.Cmds[i+1:]); ok {
-					report(x, name, p.Context, p.Message)
+				if p, ok := outputProblem(c.fn, x.Pipe.Cmds[i+1:]); ok {
+					report(x, c.name, p.Context, p.Message)
 				}
 			}
 		}
@@ -205,12 +215,12 @@ func inspect(tree *parse.Tree, srcs map[string]*source, contains map[string]bool
 	return problems
 }
 
-// outputProblem judges the commands after a `cached` call in a printing
+// outputProblem judges the commands after a call of fragment func fn in a printing
 // action: exactly html/template's HTML text escaper is right; another
 // escaper means another context; a func of the template in between turns
 // the HTML into text, escaped again. Without escapers the template was not
 // escaped (it is included only in derived contexts, reported there).
-func outputProblem(after []*parse.CommandNode) (Problem, bool) {
+func outputProblem(fn string, after []*parse.CommandNode) (Problem, bool) {
 	var funcs, escs []string
 	for _, cmd := range after {
 		id, ok := cmd.Args[0].(*parse.IdentifierNode)
@@ -238,16 +248,16 @@ func outputProblem(after []*parse.CommandNode) (Problem, bool) {
 		}
 	}
 	if context == "comment" {
-		return Problem{Context: context, Message: "cached output lands in an HTML comment, where html/template drops it"}, true
+		return Problem{Context: context, Message: fn + " output lands in an HTML comment, where html/template drops it"}, true
 	}
 	if context != "" {
 		return Problem{Context: context, Message: fmt.Sprintf(
-			"cached output lands in %s context, where html/template escapes the fragment's HTML again (%s): render fragments in HTML text only",
-			context, strings.Join(escs, " | "))}, true
+			"%s output lands in %s context, where html/template escapes the fragment's HTML again (%s): render fragments in HTML text only",
+			fn, context, strings.Join(escs, " | "))}, true
 	}
 	if len(funcs) > 0 {
 		return Problem{Message: fmt.Sprintf(
-			"cached output is piped through %s: the fragment's HTML is then escaped as text", strings.Join(funcs, " | "))}, true
+			"%s output is piped through %s: the fragment's HTML is then escaped as text", fn, strings.Join(funcs, " | "))}, true
 	}
 	return Problem{}, false
 }

@@ -144,3 +144,42 @@ func TestCheckAfterExecute(t *testing.T) {
 		t.Errorf("Check of an executed set: %v", problems)
 	}
 }
+
+func TestCheckFragmentFuncs(t *testing.T) {
+	tm := parse(t, "page", `<div>{{ cachedIf .C "frag" . }}{{ cachedUnless .C "frag" . 1 }}{{ cachedEach "frag" . .Items }}</div>
+<p title="{{ cachedIf .C "frag" . }}">
+<a href="{{ cachedEach "frag" . .Items }}">x</a>
+{{ cachedIf .C "missing" . }}
+{{ cachedUnless .C "frag" }}
+{{ cachedEach "frag" . }}
+{{ cachedEach "nope" . .Items }}
+<script>var x = {{ cachedUnless .C "frag" . }};</script>
+{{ cachedEach "frag" . .Items | printf "%s" }}
+{{- define "frag" }}<b>fragment</b>{{ end }}`, nil)
+	for _, bound := range []bool{false, true} {
+		if bound {
+			bind(t, tm, tmplcache.New(memRegion(t, time.Hour)))
+		}
+		var got []string
+		for _, p := range htmltmpl.Check(tm) {
+			line := strings.Split(p.Location, ":")[1]
+			got = append(got, line+" "+p.Fragment+" "+p.Context)
+			if !strings.Contains(p.Message, "cached") && !strings.Contains(p.Message, "not a template") {
+				t.Errorf("message without the func: %s", p)
+			}
+		}
+		want := []string{
+			"2 frag attribute",
+			"3 frag URL",
+			"4 missing ",
+			"5 frag ",
+			"6 frag ",
+			"7 nope ",
+			"8 frag JavaScript",
+			"9 frag ",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("bound %v: Check found\n%q\nwant\n%q", bound, got, want)
+		}
+	}
+}

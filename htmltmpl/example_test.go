@@ -102,7 +102,7 @@ func ExampleFragment() {
 	}
 	fmt.Println()
 	key, _ := cache.KeyFor("page", "sidebar")
-	_, inLocal, _ := dogpile.Get[string](ctx, local, key)
+	_, inLocal, _ := dogpile.Get[any](ctx, local, key)
 	fmt.Println("in the local region:", inLocal)
 	// Output:
 	// <aside>…</aside>
@@ -167,4 +167,116 @@ func ExampleClone() {
 	fmt.Println()
 	// Output:
 	// <nav>menu</nav><main>about us</main>
+}
+
+// cachedIf caches a fragment only when its condition holds: here for
+// visitors, while an administrator's sidebar, with its edit links, is
+// rendered on every request and never stored.
+func Example_cachedIf() {
+	cache := tmplcache.New(newRegion(time.Hour))
+	renders := 0
+	t := template.New("page").Funcs(htmltmpl.FuncMap()).Funcs(template.FuncMap{
+		"render": func() int { renders++; return renders },
+	})
+	template.Must(t.Parse(`{{ cachedUnless .Value.Admin "sidebar" . .Value.Admin }}
+{{- define "sidebar" }}<aside>render {{ render }}{{ if .Value.Admin }} <a href="/edit">edit</a>{{ end }}</aside>{{ end }}`))
+	if err := htmltmpl.Bind(t, cache); err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, admin := range []bool{false, false, true, true, false} {
+		if err := t.Execute(os.Stdout, htmltmpl.WithContext(ctx, map[string]bool{"Admin": admin})); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println()
+	}
+	// Output:
+	// <aside>render 1</aside>
+	// <aside>render 1</aside>
+	// <aside>render 2 <a href="/edit">edit</a></aside>
+	// <aside>render 3 <a href="/edit">edit</a></aside>
+	// <aside>render 1</aside>
+}
+
+// cachedEach renders a collection with one read for all its items, and
+// renders only the items it does not hold: here the edited post.
+func Example_collection() {
+	cache := tmplcache.New(newRegion(time.Hour))
+	var rendered []int
+	t := template.New("index").Funcs(htmltmpl.FuncMap()).Funcs(template.FuncMap{
+		"rendered": func(id int) string { rendered = append(rendered, id); return "" },
+	})
+	template.Must(t.Parse(`<ul>{{ cachedEach "card" . .Value }}</ul>
+{{- define "card" }}{{ rendered .Value.ID }}<li>{{ .Value.Title }}</li>{{ end }}`))
+	if err := htmltmpl.Bind(t, cache); err != nil {
+		log.Fatal(err)
+	}
+	type post struct {
+		ID    int
+		Title string
+	}
+	posts := []post{{1, "Hello"}, {2, "Tags"}, {3, "Collections"}}
+	ctx := context.Background()
+	for _, edit := range []string{"", "", "Tags, edited"} {
+		if edit != "" {
+			posts[1].Title = edit
+		}
+		rendered = nil
+		if err := t.Execute(os.Stdout, htmltmpl.WithContext(ctx, posts)); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(" rendered:", rendered)
+	}
+	// Output:
+	// <ul><li>Hello</li><li>Tags</li><li>Collections</li></ul> rendered: [1 2 3]
+	// <ul><li>Hello</li><li>Tags</li><li>Collections</li></ul> rendered: []
+	// <ul><li>Hello</li><li>Tags, edited</li><li>Collections</li></ul> rendered: [2]
+}
+
+// Tags retire every fragment that depends on them, the enclosing ones
+// included, without knowing their keys: a tag declared with `tags`, and one
+// a Go func adds for the data it reads, with the context the data carries.
+func Example_tags() {
+	ctx := context.Background()
+	cache := tmplcache.New(newRegion(time.Hour))
+	comments := map[int][]string{7: {"first"}}
+	renders := map[string]int{}
+	t := template.New("post.html").Funcs(htmltmpl.FuncMap()).Funcs(template.FuncMap{
+		"comments": func(ctx context.Context, id int) []string {
+			tmplcache.AddTags(ctx, fmt.Sprintf("comments:%d", id))
+			return comments[id]
+		},
+		"count": func(name string) string { renders[name]++; return "" },
+	})
+	template.Must(t.Parse(`{{ cached "page" . .Value }}
+{{- define "page" }}{{ count "page" }}<main>{{ cached "post" . .Value (tags (printf "post:%d" .Value)) }}{{ cached "comments" . .Value }}</main>{{ end }}
+{{- define "post" }}{{ count "post" }}<h1>Post {{ .Value }}</h1>{{ end }}
+{{- define "comments" }}{{ count "comments" }}{{ range comments .Context .Value }}<p>{{ . }}</p>{{ end }}{{ end }}`))
+	if err := htmltmpl.Bind(t, cache); err != nil {
+		log.Fatal(err)
+	}
+	show := func() {
+		var b strings.Builder
+		if err := t.Execute(&b, htmltmpl.WithContext(ctx, 7)); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(b.String(), renders)
+		clear(renders)
+	}
+	show()
+	show()
+	comments[7] = append(comments[7], "second")
+	if err := cache.InvalidateTags(ctx, "comments:7"); err != nil {
+		log.Fatal(err)
+	}
+	show()
+	if err := cache.InvalidateTags(ctx, "post:7"); err != nil {
+		log.Fatal(err)
+	}
+	show()
+	// Output:
+	// <main><h1>Post 7</h1><p>first</p></main> map[comments:1 page:1 post:1]
+	// <main><h1>Post 7</h1><p>first</p></main> map[]
+	// <main><h1>Post 7</h1><p>first</p><p>second</p></main> map[comments:1 page:1]
+	// <main><h1>Post 7</h1><p>first</p><p>second</p></main> map[page:1 post:1]
 }

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,6 +66,30 @@ func BenchmarkRegionHitMetrics(b *testing.B) {
 					b.Fatal(v, err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkNewRegions observes one event for each of n region names never
+// seen before, on a new Observer: the cost of registering names, reported
+// per name ("ns/name"). It must not grow with n.
+func BenchmarkNewRegions(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{1000, 4000, 16000} {
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("region-%d", i)
+		}
+		b.Run(fmt.Sprintf("names=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				obs := metrics.New()
+				for _, name := range names {
+					obs.Observe(ctx, observe.Event{Region: name, Op: observe.OpGet, Keys: []string{"k"},
+						Results: []observe.Result{observe.Hit}, Duration: time.Microsecond, Size: -1})
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/name")
 		})
 	}
 }

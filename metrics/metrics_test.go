@@ -141,6 +141,42 @@ func TestConcurrentObserve(t *testing.T) {
 	}
 }
 
+// TestManyRegionNames registers thousands of names from several goroutines
+// at once, each name first seen by several of them: every name gets one set
+// of counters, and no count is lost to a concurrent registration.
+func TestManyRegionNames(t *testing.T) {
+	obs := metrics.New()
+	ctx := context.Background()
+	const names, goroutines = 5000, 4
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range names {
+				// Each goroutine walks the names in its own order.
+				n := (i*7 + g*1250) % names
+				obs.Observe(ctx, observe.Event{Region: "region-" + strconv.Itoa(n), Op: observe.OpGet,
+					Keys: []string{"k"}, Results: []observe.Result{observe.Hit}, Size: -1})
+			}
+		})
+	}
+	wg.Wait()
+	st := obs.Stats()
+	if len(st.Regions) != names {
+		t.Fatalf("%d regions, want %d", len(st.Regions), names)
+	}
+	for i, r := range st.Regions {
+		if r.Hits != goroutines || r.Ops["get"].Calls != goroutines {
+			t.Fatalf("region %q: %d hits, %d gets, want %d", r.Region, r.Hits, r.Ops["get"].Calls, goroutines)
+		}
+		if i > 0 && st.Regions[i-1].Region >= r.Region {
+			t.Fatalf("regions not sorted: %q before %q", st.Regions[i-1].Region, r.Region)
+		}
+	}
+	if _, ok := st.Region("region-4999"); !ok {
+		t.Error("region-4999 not found")
+	}
+}
+
 func TestExpvar(t *testing.T) {
 	obs := metrics.New()
 	obs.Observe(context.Background(), observe.Event{Region: "users", Op: observe.OpGet, Keys: []string{"k"},

@@ -1,6 +1,7 @@
 package pongo2ext_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,45 @@ func BenchmarkHitOverhead(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// A page of 100 cheap cards: rendered uncached, cached one block per card
+// in a {% for %} (each card one region call), and cached as a collection
+// ({% cachedfor %}: one region call for all). All cached cards are hits.
+func BenchmarkCollection(b *testing.B) {
+	const card = `<article class="card"><h2><a href="/posts/{{ p.ID }}">{{ p.Title }}</a></h2><p>{{ p.Summary }}</p><footer>{{ p.Author }}</footer></article>`
+	type cardPost struct {
+		ID                     int
+		Title, Summary, Author string
+	}
+	posts := make([]cardPost, 100)
+	for i := range posts {
+		posts[i] = cardPost{i + 1, fmt.Sprint("Post <", i+1, ">"), "A short summary & more", "Ann"}
+	}
+	for _, bc := range []struct{ name, src string }{
+		{"uncached", `{% for p in posts %}` + card + `{% endfor %}`},
+		{"cached per card", `{% for p in posts %}{% cached p.ID %}` + card + `{% endcached %}{% endfor %}`},
+		{"cachedfor by ID", `{% cachedfor p in posts by=p.ID %}` + card + `{% endcachedfor %}`},
+		{"cachedfor by item", `{% cachedfor p in posts %}` + card + `{% endcachedfor %}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := newEnv(b, envConfig{quiet: true})
+			tpl, err := e.set.FromString(bc.src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := pongo2.Context{"posts": posts}
+			render(b, tpl, data)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := tpl.Execute(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(posts)), "ns/card")
 		})
 	}
 }

@@ -42,9 +42,22 @@ var ErrNoCache = errors.New("pongo2ext: no tmplcache.Cache in the template set's
 //
 // Call Install before executing templates of set concurrently: pongo2's
 // Globals is a plain map.
+//
+// A nil set is left alone; a nil c removes the set's Cache, so that its
+// blocks fail with ErrNoCache.
 func Install(set *pongo2.TemplateSet, c *tmplcache.Cache) {
+	if set == nil {
+		return
+	}
+	if c == nil {
+		delete(set.Globals, CacheKey)
+		return
+	}
 	c.DeclareEscape(EscapeOff)
 	declarations.subscribe(c)
+	if set.Globals == nil {
+		set.Globals = pongo2.Context{}
+	}
 	set.Globals[CacheKey] = c
 }
 
@@ -67,16 +80,22 @@ func WithContext(ctx context.Context, data pongo2.Context) pongo2.Context {
 	return out
 }
 
-// RequestContext returns the context.Context a {% cached %} block would
-// use in ec: the one of the enclosing cached block being rendered, else
-// the one given with WithContext, else context.Background(). Custom tags
-// use it, and so do template functions: a function whose first parameter
-// is *pongo2.ExecutionContext receives it from pongo2, and should query
-// its data with RequestContext(ec), so that a cancelled request stops its
-// queries and a block's nested fragments see their chain.
-func RequestContext(ec *pongo2.ExecutionContext) context.Context { return requestContext(ec) }
-
-func requestContext(ec *pongo2.ExecutionContext) context.Context {
+// Context returns the context.Context of the rendering ec belongs to:
+// the one tmplcache gives the innermost cached block being rendered, else
+// the one given to WithContext, else context.Background(). Template
+// functions get it through pongo2, which passes the
+// *pongo2.ExecutionContext to a function whose first parameter is one:
+//
+//	set.Globals["post"] = func(ec *pongo2.ExecutionContext, id int) (*Post, error) {
+//		ctx := pongo2ext.Context(ec)
+//		tmplcache.AddTags(ctx, "post:"+strconv.Itoa(id)) // the block depends on the post
+//		return store.Post(ctx, id)                      // and stops when the request ends
+//	}
+//
+// so that the fragment being rendered depends on the tags the function
+// adds (tmplcache.AddTags), a cancelled request stops its queries, and a
+// block's nested fragments see their chain. Custom tags use it too.
+func Context(ec *pongo2.ExecutionContext) context.Context {
 	if ctx := asContext(ec.Private[ContextKey]); ctx != nil {
 		return ctx
 	}
@@ -85,6 +104,9 @@ func requestContext(ec *pongo2.ExecutionContext) context.Context {
 	}
 	return context.Background()
 }
+
+// RequestContext is Context, under the name it had first.
+func RequestContext(ec *pongo2.ExecutionContext) context.Context { return Context(ec) }
 
 // asContext returns v as a context, also when {% include ... with %}
 // wrapped it in a *pongo2.Value.

@@ -32,14 +32,19 @@ import (
 // the integer 60; every other item, region="r", key=expr, if=expr,
 // unless=expr, digest=false and vary-on expressions, is passed on as
 // written, so it means what it means in {% cached %}. Attributes are
-// recognised in Mako's form, without spaces around "=".
+// recognised in Mako's form, without spaces around "=". Without a name
+// the block is nameless: <% cached region="memcached" %> becomes
+// {% cached region="memcached" %}.
 //
 // Exactly two tags are rewritten: "<%" cached ... "%>" and
 // "<%" endcached "%>", each on one line (spaces inside the delimiters are
 // free). Nothing inside {% verbatim %} is touched. Lines keep their
 // numbers; columns after a rewritten start tag may shift by the length of
-// "name=". Use Check to find Mako-style tags in templates loaded without
-// this loader, or that it cannot rewrite.
+// "name=". Other text is left as it is, Mako-style tags too, which pongo2
+// prints: use Check to find the cached tags in templates loaded without
+// this loader, or that it cannot rewrite. A Set made by NewSet rewrites
+// the same way everywhere a template is loaded, and refuses the tags it
+// cannot rewrite.
 func MakoLoader(inner pongo2.TemplateLoader) pongo2.TemplateLoader { return makoLoader{inner} }
 
 type makoLoader struct{ inner pongo2.TemplateLoader }
@@ -49,14 +54,7 @@ func (l makoLoader) Abs(base, name string) string { return l.inner.Abs(base, nam
 
 // Get reads the template through the inner loader and rewrites it.
 func (l makoLoader) Get(path string) (io.Reader, error) {
-	r, err := l.inner.Get(path)
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := r.(io.Closer); ok {
-		defer c.Close()
-	}
-	src, err := io.ReadAll(r)
+	src, err := readTemplate(l.inner, path)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +201,7 @@ type Problem struct {
 
 // String formats p as "file:line:col: message".
 func (p Problem) String() string {
-	return fmt.Sprintf("%s:%d:%d: Mako-style cached tag is printed as text by pongo2 (load the template through pongo2ext.MakoLoader, or write {%% cached %%}): %s",
+	return fmt.Sprintf("%s:%d:%d: Mako-style cached tag is printed as text by pongo2 (load the template through a pongo2ext.NewSet or pongo2ext.MakoLoader, or write {%% cached %%}): %s",
 		p.File, p.Line, p.Col, p.Text)
 }
 
@@ -290,4 +288,70 @@ func checkSource(name, src string) []Problem {
 		})
 	}
 	return problems
+}
+
+// makoTagName is the tag strict rewriting puts in place of a Mako-style
+// tag it cannot rewrite, so that pongo2 fails to parse the template there
+// rather than print the tag as text.
+const makoTagName = "pongo2ext_mako_tag"
+
+var (
+	// makoLeft finds a Mako-style tag left after rewriting: "<%", a name
+	// and "%>" on one line; the start of a cached tag, wherever it ends;
+	// or one of Mako's own tags ("<%block name="x">"). The text found runs
+	// to "%>" or the end of its line.
+	makoLeft = regexp.MustCompile(`<%[ \t]*[A-Za-z_](?:[^%\n]|%[^>\n])*%>` +
+		`|<%[ \t\r\n]*(?:end)?cached\b[^\n]*` +
+		`|<%(?:page|include|inherit|namespace|def|block|call|doc|text)\b[^\n]*`)
+	comment = regexp.MustCompile(`(?s)\{#.*?#\}`)
+)
+
+// rewriteStrict rewrites src as RewriteMako does and turns every other
+// Mako-style tag, outside {% verbatim %} and comments, into a parse error:
+// "<% foo %>", "<%block name="x">", or a cached tag that spans lines.
+func rewriteStrict(src string) string {
+	src = RewriteMako(src)
+	if !strings.Contains(src, "<%") {
+		return src
+	}
+	skip := verbatimRanges(src)
+	for _, m := range comment.FindAllStringIndex(src, -1) {
+		skip = append(skip, [2]int{m[0], m[1]})
+	}
+	var out strings.Builder
+	at := 0
+	for _, m := range makoLeft.FindAllStringIndex(src, -1) {
+		if slices.ContainsFunc(skip, func(v [2]int) bool { return m[0] >= v[0] && m[0] < v[1] }) {
+			continue
+		}
+		out.WriteString(src[at:m[0]])
+		text := src[m[0]:m[1]]
+		if len(text) > 80 {
+			text = strings.ToValidUTF8(text[:77], "") + "..."
+		}
+		text = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", " ", "\r", " ", "\t", " ").Replace(text)
+		fmt.Fprintf(&out, "{%% %s \"%s\" %%}", makoTagName, text)
+		at = m[1]
+	}
+	if at == 0 {
+		return src
+	}
+	out.WriteString(src[at:])
+	return out.String()
+}
+
+// parseMakoError fails the parse of a template at a Mako-style tag that
+// strict rewriting could not rewrite.
+func parseMakoError(_ *pongo2.Parser, start *pongo2.Token, args *pongo2.Parser) (pongo2.INodeTag, *pongo2.Error) {
+	text := "<% ... %>"
+	if t := args.MatchType(pongo2.TokenString); t != nil {
+		text = t.Val
+	}
+	err := args.Error(fmt.Sprintf("Mako-style tag %s is not a pongo2 tag and would be printed as text: "+
+		"only <%% cached ... %%> and <%% endcached %%>, each on one line, are rewritten; "+
+		"write the tag as {%% ... %%}, or put the text in {%% verbatim %%}", text), start)
+	if err.Column > 3 {
+		err.Column -= 3 // where "<%" was
+	}
+	return nil, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/flosch/pongo2/v6"
 
@@ -20,40 +21,55 @@ const EscapeOff = "off"
 
 // cachedNode is one parsed {% cached %} block.
 type cachedNode struct {
-	start    *pongo2.Token // the tag's name, for error positions
-	template string        // the template's name as pongo2 gave it
-	name     string
-	digest   string // "" with digest=false
-	digestOn bool
-	opts     tmplcache.RenderOptions
-
-	key        pongo2.IEvaluator
-	ifExpr     pongo2.IEvaluator
-	unlessExpr pongo2.IEvaluator
-	vary       []pongo2.IEvaluator
-
+	block
 	body *pongo2.NodeWrapper
+}
+
+// cacheOf returns the Cache of ec's template set.
+func (b *block) cacheOf(ec *pongo2.ExecutionContext) (*tmplcache.Cache, *pongo2.Error) {
+	c, _ := ec.Public[CacheKey].(*tmplcache.Cache)
+	if c == nil {
+		return nil, ec.OrigError(fmt.Errorf("%w (fragment %q)", ErrNoCache, b.name), b.start)
+	}
+	return c, nil
+}
+
+// fragment evaluates the parts of the block's fragment that every tag
+// has: escaping state, vary-on values and tags.
+func (b *block) fragment(ec *pongo2.ExecutionContext) (tmplcache.Fragment, *pongo2.Error) {
+	f := tmplcache.Fragment{Template: b.template, Name: b.name, Digest: b.digest}
+	if !ec.Autoescape {
+		f.Escape = EscapeOff
+	}
+	if len(b.vary) > 0 {
+		f.Vary = make([]any, len(b.vary))
+		for i, e := range b.vary {
+			v, perr := e.Evaluate(ec)
+			if perr != nil {
+				return f, perr
+			}
+			f.Vary[i] = v.Interface()
+		}
+	}
+	return f, nil
 }
 
 // Execute writes the fragment, from its region or rendered.
 func (n *cachedNode) Execute(ec *pongo2.ExecutionContext, w pongo2.TemplateWriter) *pongo2.Error {
-	c, _ := ec.Public[CacheKey].(*tmplcache.Cache)
-	if c == nil {
-		return ec.OrigError(fmt.Errorf("%w (fragment %q)", ErrNoCache, n.name), n.start)
-	}
-
-	cache, perr := n.shouldCache(ec)
+	c, perr := n.cacheOf(ec)
 	if perr != nil {
 		return perr
 	}
-	if !cache {
+	if cache, perr := n.shouldCache(ec); perr != nil || !cache {
+		if perr != nil {
+			return perr
+		}
 		// As a rendering would: its {% set %} stays inside.
 		return n.body.Execute(pongo2.NewChildExecutionContext(ec), w)
 	}
-
-	f := tmplcache.Fragment{Template: n.template, Name: n.name, Digest: n.digest}
-	if !ec.Autoescape {
-		f.Escape = EscapeOff
+	f, perr := n.fragment(ec)
+	if perr != nil {
+		return perr
 	}
 	if n.key != nil {
 		v, perr := n.key.Evaluate(ec)
@@ -63,39 +79,22 @@ func (n *cachedNode) Execute(ec *pongo2.ExecutionContext, w pongo2.TemplateWrite
 		if f.Key = v.String(); f.Key == "" {
 			return ec.OrigError(fmt.Errorf("pongo2ext: key= of fragment %q is empty", n.name), n.start)
 		}
-	} else if len(n.vary) > 0 {
-		f.Vary = make([]any, len(n.vary))
-		for i, e := range n.vary {
-			v, perr := e.Evaluate(ec)
-			if perr != nil {
-				return perr
-			}
-			f.Vary[i] = v.Interface()
-		}
+	} else if err := n.fullKey(c, &f); err != nil {
+		return ec.OrigError(fmt.Errorf("pongo2ext: fragment %q: %w", n.name, err), n.start)
+	}
+	if f.Tags, perr = n.evalTags(ec, nil); perr != nil {
+		return perr
+	}
+	o, perr := n.options(ec)
+	if perr != nil {
+		return perr
 	}
 
-	// The body renders in a child context made here, on the caller's
-	// goroutine: the region renders it on a goroutine of its own, which
-	// goes on after this page has moved on when the page's context ends
-	// or the region creates in the background (dogpile.WithAsyncCreation),
-	// and must not read the page's changing state.
-	child := pongo2.NewChildExecutionContext(ec)
-	snapshotLoop(child)
-	html, err := c.Render(requestContext(ec), f, n.opts, func(ctx context.Context) (string, error) {
-		child.Private[ContextKey] = ctx // nested fragments keep the chain
-		var b strings.Builder
-		if perr := n.body.Execute(child, &b); perr != nil {
-			return "", perr
-		}
-		return b.String(), nil
-	})
+	r := &bodyRender{parent: ec, body: n.body}
+	html, err := c.Render(Context(ec), f, o, r.render)
+	r.leave()
 	if err != nil {
-		var body *pongo2.Error
-		if errors.As(err, &body) {
-			// Reported where it happened, as without caching.
-			return body
-		}
-		return ec.OrigError(fmt.Errorf("pongo2ext: fragment %q: %w", n.name, err), n.start)
+		return n.renderError(ec, err)
 	}
 	if _, err := w.WriteString(html); err != nil {
 		return ec.OrigError(err, n.start)
@@ -103,27 +102,55 @@ func (n *cachedNode) Execute(ec *pongo2.ExecutionContext, w pongo2.TemplateWrite
 	return nil
 }
 
-// shouldCache evaluates if= and unless=.
-func (n *cachedNode) shouldCache(ec *pongo2.ExecutionContext) (bool, *pongo2.Error) {
-	if n.ifExpr != nil {
-		v, err := n.ifExpr.Evaluate(ec)
-		if err != nil {
-			return false, err
-		}
-		if !v.IsTrue() {
-			return false, nil
-		}
+// renderError reports an error of Render or RenderEach.
+func (b *block) renderError(ec *pongo2.ExecutionContext, err error) *pongo2.Error {
+	var body *pongo2.Error
+	if errors.As(err, &body) {
+		// Reported where it happened, as without caching.
+		return body
 	}
-	if n.unlessExpr != nil {
-		v, err := n.unlessExpr.Evaluate(ec)
-		if err != nil {
-			return false, err
-		}
-		if v.IsTrue() {
-			return false, nil
-		}
+	return ec.OrigError(fmt.Errorf("pongo2ext: fragment %q: %w", b.name, err), b.start)
+}
+
+// bodyRender renders a block's body for the region, in a child execution
+// context of the page's. The region may call render on a goroutine of its
+// own, also after Render has returned (dogpile.WithAsyncCreation, or a
+// page whose context ended while it waited), when the page has moved on
+// and changes its context: a {% set %}, the next iteration of an enclosing
+// {% for %}, which updates its forloop in place. So the child context is a
+// copy, made while the page waits: by render, if it runs first, or by
+// leave, which the page calls before it goes on.
+type bodyRender struct {
+	body *pongo2.NodeWrapper
+
+	mu     sync.Mutex
+	parent *pongo2.ExecutionContext // nil once the child is made
+	child  *pongo2.ExecutionContext
+}
+
+// context returns the child context, making it on first use.
+func (r *bodyRender) context() *pongo2.ExecutionContext {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.child == nil {
+		r.child = pongo2.NewChildExecutionContext(r.parent)
+		snapshotLoop(r.child)
+		r.parent = nil
 	}
-	return true, nil
+	return r.child
+}
+
+// leave is called by the page before it goes on.
+func (r *bodyRender) leave() { r.context() }
+
+func (r *bodyRender) render(ctx context.Context) (string, error) {
+	child := r.context()
+	child.Private[ContextKey] = ctx // nested fragments keep the chain
+	var b strings.Builder
+	if perr := r.body.Execute(child, &b); perr != nil {
+		return "", perr
+	}
+	return b.String(), nil
 }
 
 // snapshotLoop replaces pongo2's loop information in a child context by a

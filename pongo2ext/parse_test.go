@@ -15,10 +15,9 @@ func TestParseErrors(t *testing.T) {
 		line, col int
 		msg       string
 	}{
-		{"missing name", `{% cached %}x{% endcached %}`, 2, 6, "needs the fragment's name"},
-		{"name not a literal", `{% cached name %}x{% endcached %}`, 2, 13, "needs the fragment's name"},
-		{"name a number", `{% cached 5 %}x{% endcached %}`, 2, 13, "needs the fragment's name"},
 		{"empty name", `{% cached "" %}x{% endcached %}`, 2, 13, "must not be empty"},
+		{"name of a place", `{% cached "#1" %}x{% endcached %}`, 2, 13, "places of nameless blocks"},
+		{"nameless without digest", `{% cached digest=false %}x{% endcached %}`, 2, 6, "give the block a name"},
 		{"unknown option", `{% cached "x" regoin="r" %}x{% endcached %}`, 2, 17, `unknown option "regoin"`},
 		{"duplicate option", `{% cached "x" region="a" expires=5 region="b" %}x{% endcached %}`, 2, 38, "region= given twice"},
 		{"duplicate if", `{% cached "x" if=a if=b %}x{% endcached %}`, 2, 22, "if= given twice"},
@@ -26,7 +25,6 @@ func TestParseErrors(t *testing.T) {
 		{"option without value", `{% cached "x" region= %}x{% endcached %}`, 2, 23, "needs a value"},
 		{"expires a string", `{% cached "x" expires="60" %}x{% endcached %}`, 2, 25, "whole number"},
 		{"expires a float", `{% cached "x" expires=1.5 %}x{% endcached %}`, 2, 25, "whole number"},
-		{"expires a variable", `{% cached "x" expires=ttl %}x{% endcached %}`, 2, 25, "whole number"},
 		{"expires with a unit", `{% cached "x" expires=60s %}x{% endcached %}`, 2, 25, "whole number"},
 		{"expires zero", `{% cached "x" expires=0 %}x{% endcached %}`, 2, 25, "expires=0"},
 		{"expires negative", `{% cached "x" expires=-5 %}x{% endcached %}`, 2, 25, "-1 for never"},
@@ -37,6 +35,21 @@ func TestParseErrors(t *testing.T) {
 		{"bad vary expression", `{% cached "x" a.) %}x{% endcached %}`, 2, 19, ""},
 		{"no end tag", `{% cached "x" %}x`, 2, 19, "endcached"},
 		{"end tag arguments", `{% cached "x" %}x{% endcached "x" %}`, 2, 33, "no arguments"},
+		{"nameless end tag arguments", `{% cached %}x{% endcached "x" %}`, 2, 29, "no arguments"},
+		{"nameless unknown option", `{% cached regoin="r" %}x{% endcached %}`, 2, 13, `unknown option "regoin"`},
+		{"tags twice", `{% cached tags=a tags=b %}x{% endcached %}`, 2, 20, "tags= given twice"},
+		{"tags without value", `{% cached tag= %}x{% endcached %}`, 2, 16, "needs a value"},
+		{"by on cached", `{% cached by=x %}x{% endcached %}`, 2, 13, `unknown option "by"`},
+		{"for without loop", `{% cachedfor posts %}x{% endcachedfor %}`, 2, 16, "one variable"},
+		{"for with two variables", `{% cachedfor k, v in m %}x{% endcachedfor %}`, 2, 17, "one variable"},
+		{"for over forloop", `{% cachedfor forloop in posts %}x{% endcachedfor %}`, 2, 16, "forloop"},
+		{"for with key", `{% cachedfor p in posts key="k" %}x{% endcachedfor %}`, 2, 27, `unknown option "key"`},
+		{"for name of a place", `{% cachedfor "#2" p in posts %}x{% endcachedfor %}`, 2, 16, "places of nameless blocks"},
+		{"for expires zero", `{% cachedfor p in posts expires=0 %}x{% endcachedfor %}`, 2, 35, "expires=0"},
+		{"for no end tag", `{% cachedfor p in posts %}x`, 2, 29, "endcachedfor"},
+		{"for end tag arguments", `{% cachedfor p in posts %}x{% empty %}y{% endcachedfor p %}`, 2, 58, "no arguments"},
+		{"for empty arguments", `{% cachedfor p in posts %}x{% empty 1 %}y{% endcachedfor %}`, 2, 39, "no arguments"},
+		{"for bad items", `{% cachedfor p in ) %}x{% endcachedfor %}`, 2, 21, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envConfig{})
@@ -56,6 +69,16 @@ func TestParseErrors(t *testing.T) {
 func TestValidTags(t *testing.T) {
 	for _, src := range []string{
 		`{% cached "x" %}{% endcached %}`,
+		`{% cached %}{% endcached %}`,
+		`{% cached name %}{% endcached %}`, // a nameless block varying on name
+		`{% cached 5 %}{% endcached %}`,
+		`{% cached "x" expires=ttl %}{% endcached %}`,
+		`{% cached expires=ttl * 60 region="local" %}{% endcached %}`,
+		`{% cached expires=(60*5) a %}{% endcached %}`,
+		`{% cached tags="post:"|add:id tag="user:1" tag=more %}{% endcached %}`,
+		`{% cached "named" digest=false %}{% endcached %}`,
+		`{% cachedfor p in posts %}{% endcachedfor %}`,
+		`{% cachedfor "cards" p in posts reversed sorted by=p.ID region="local" expires=-1 if=a unless=b digest=false tags=p.Tags tag="x" lang %}{% empty %}none{% endcachedfor %}`,
 		`{% cached 'x' region="local" expires=60 key="k" + id if=a unless=b digest=false %}{% endcached %}`,
 		`{% cached "x" a b.c d|lower "lit" 3 expires=-1 e %}{% endcached %}`,
 		`{% cached "x" -a expires=5 -1 %}{% endcached %}`,

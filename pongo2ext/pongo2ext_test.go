@@ -19,6 +19,7 @@ import (
 
 	"github.com/dogpilego/dogpile/dogpile"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/pongo2ext"
 	"github.com/dogpilego/dogpile/tmplcache"
@@ -37,8 +38,9 @@ type env struct {
 
 	mu     sync.Mutex
 	counts map[string]int
-	keys   []string // of get_or_create calls, in order
-	ctxVal []any    // ctxKey's value in the observers' contexts
+	keys   []string       // of get_or_create calls, in order
+	ctxVal []any          // ctxKey's value in the observers' contexts
+	calls  map[string]int // backend calls by region and method: "local.GetMulti"
 }
 
 type ctxKey struct{}
@@ -53,10 +55,10 @@ type envConfig struct {
 
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	e := &env{t: t, counts: map[string]int{}}
+	e := &env{t: t, counts: map[string]int{}, calls: map[string]int{}}
 	e.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	obs := observe.Func(func(ctx context.Context, ev observe.Event) {
-		if ev.Op != observe.OpGetOrCreate {
+		if ev.Op != observe.OpGetOrCreate && ev.Op != observe.OpGetOrCreateMulti {
 			return
 		}
 		e.mu.Lock()
@@ -71,7 +73,13 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 			opts = append(opts, dogpile.WithObserver(obs))
 		}
 		r := dogpile.NewRegion(opts...)
-		if err := r.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Hour}); err != nil {
+		var wrap []driver.Proxy
+		if !cfg.quiet {
+			wrap = append(wrap, func(next driver.Backend) driver.Backend {
+				return &countingBackend{ProxyBackend: driver.ProxyBackend{Next: next}, e: e, region: name}
+			})
+		}
+		if err := r.Configure("dogpile.cache.memory", dogpile.Config{ExpirationTime: time.Hour, Wrap: wrap}); err != nil {
 			t.Fatal(err)
 		}
 		return r
@@ -88,7 +96,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		loader = pongo2ext.MakoLoader(loader)
 	}
 	e.loader = loader
-	opts := []tmplcache.Option{tmplcache.WithRegion("local", region("local"))}
+	opts := []tmplcache.Option{tmplcache.WithRegion("local", region("local")), tmplcache.WithRegion("memcached", region("memcached"))}
 	if !cfg.noRoots {
 		opts = append(opts, pongo2ext.LoaderRoots(loader))
 	}
@@ -119,6 +127,48 @@ func (e *env) write(name, src string) {
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// countingBackend counts the calls a region makes to its backend.
+type countingBackend struct {
+	driver.ProxyBackend
+	e      *env
+	region string
+}
+
+func (b *countingBackend) inc(method string) {
+	b.e.mu.Lock()
+	b.e.calls[b.region+"."+method]++
+	b.e.mu.Unlock()
+}
+
+func (b *countingBackend) Get(ctx context.Context, key string) (driver.CachedValue, bool, error) {
+	b.inc("Get")
+	return b.ProxyBackend.Get(ctx, key)
+}
+
+func (b *countingBackend) GetMulti(ctx context.Context, keys []string) ([]driver.CachedValue, error) {
+	b.inc("GetMulti")
+	return b.ProxyBackend.GetMulti(ctx, keys)
+}
+
+func (b *countingBackend) Set(ctx context.Context, key string, v driver.CachedValue) error {
+	b.inc("Set")
+	return b.ProxyBackend.Set(ctx, key, v)
+}
+
+func (b *countingBackend) SetMulti(ctx context.Context, items []driver.Item) error {
+	b.inc("SetMulti")
+	return b.ProxyBackend.SetMulti(ctx, items)
+}
+
+// backendCalls returns the calls counted so far and resets the counts.
+func (e *env) backendCalls() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	calls := e.calls
+	e.calls = map[string]int{}
+	return calls
 }
 
 func (e *env) count(what string) int {
@@ -184,6 +234,12 @@ func TestHitAndMissMatchUncachedOutput(t *testing.T) {
 		{"trim whitespace", "a  {%- cached \"f8\" -%}  \n <b>{{ html }}</b>  {%- endcached -%}  z", true},
 		{"with and set", `{% with x="<w>" %}{% cached "f9" %}{% set y = x %}{{ y }}{% endcached %}{{ y }}{% endwith %}`, true},
 		{"nested", `{% cached "f10" %}({% cached "f11" %}{{ html }}{% endcached %}){% endcached %}`, true},
+		{"nameless", `<p>{% cached %}<i>{{ html }}</i>{% endcached %}</p>`, true},
+		{"nameless inside a loop", `{% for i in items %}{% cached i %}[{{ forloop.Counter }}{{ i }}]{% endcached %}{% endfor %}`, true},
+		{"nameless autoescape off", `{% autoescape off %}{% cached %}<i>{{ html }}</i>{% endcached %}{% endautoescape %}{{ html }}`, true},
+		{"nameless global autoescape off", `{% cached %}<i>{{ html }}</i>{% endcached %}{{ html }}`, false},
+		{"nameless trim whitespace", "a  {%- cached -%}  \n <b>{{ html }}</b>  {%- endcached -%}  z", true},
+		{"nameless nested", `{% cached %}({% cached %}{{ html }}{% endcached %}){% cached html %}{{ html|safe }}{% endcached %}{% endcached %}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pongo2.SetAutoescape(tc.autoescape)
@@ -231,7 +287,7 @@ func TestAutoescapeStateIsPartOfTheKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, k := range keys {
-				if _, ok, err := dogpile.Get[string](context.Background(), mustRegion(t, e.cache, ""), k); ok || err != nil {
+				if _, ok, err := dogpile.Get[any](context.Background(), mustRegion(t, e.cache, ""), k); ok || err != nil {
 					t.Errorf("%s survived Invalidate", k)
 				}
 			}
@@ -471,7 +527,7 @@ func TestDigestChangeRetiresFragment(t *testing.T) {
 	if err := e.cache.Invalidate(ctx, "page.html", "dg"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := dogpile.Get[string](ctx, mustRegion(t, e.cache, ""), k1); !ok || err != nil {
+	if _, ok, err := dogpile.Get[any](ctx, mustRegion(t, e.cache, ""), k1); !ok || err != nil {
 		t.Error("the v1 fragment is gone too; expected Invalidate to touch the current key only")
 	}
 	// digest=false keeps the key across edits.

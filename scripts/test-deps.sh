@@ -9,9 +9,9 @@
 #   python3-redis, python3-pymemcache, python3-memcache, python3-pylibmc
 #                         the clients it uses to reach the servers, and
 #                         whose memcached server selection Go matches
-#   chromium, chromium-driver
-#                         headless Chromium and chromedriver, for the debug
-#                         panel's browser test (driven over WebDriver)
+#   python3-pastedeploy   reads Pyramid .ini files, as pyconfig.ReadINI does
+#   chromium              headless Chromium, for the debug panel's browser
+#                         tests (driven over the DevTools protocol)
 #
 # Test packages start their own servers on free loopback ports, so the
 # system services these packages start on install are stopped again.
@@ -50,14 +50,15 @@ fi
 if ! /usr/bin/python3 -c 'import pylibmc' >/dev/null 2>&1; then
 	missing+=(python3-pylibmc)
 fi
+# PasteDeploy reads Pyramid .ini files: the reference for pyconfig.ReadINI.
+if ! /usr/bin/python3 -c 'import paste.deploy' >/dev/null 2>&1; then
+	missing+=(python3-pastedeploy)
+fi
 
-# Headless Chromium and its WebDriver server for the debug panel's browser
-# test (debugpanel, through internal/webdriver).
+# Headless Chromium for the debug panel's browser tests (debugpanel and
+# examples/site, through internal/paneltest and chromedp).
 if ! command -v chromium >/dev/null 2>&1; then
 	missing+=(chromium)
-fi
-if ! command -v chromedriver >/dev/null 2>&1; then
-	missing+=(chromium-driver)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

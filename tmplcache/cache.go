@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/pyconfig"
@@ -24,9 +26,11 @@ var (
 	// fragment again, which would otherwise wait for itself.
 	ErrRecursion = errors.New("tmplcache: fragment renders itself")
 	// ErrVaryValue is returned for a fragment with a vary value that
-	// cannot be part of its key, because dogpile.ToStr would not tell it
-	// from other values (see Key).
+	// cannot be encoded into its key (see Cache.Key).
 	ErrVaryValue = errors.New("tmplcache: vary value cannot be part of a key")
+	// ErrFragmentName is returned for a fragment whose name starts with
+	// '#' without being a block's place (see PositionalName).
+	ErrFragmentName = errors.New("tmplcache: invalid fragment name")
 )
 
 // DefaultPrefix starts every key unless WithPrefix says otherwise.
@@ -41,8 +45,23 @@ type Cache struct {
 	regionOpts []dogpile.Option  // for the regions FromConfig builds
 	owned      []*dogpile.Region // built by FromConfig, closed by Close
 
+	regions map[string]*dogpile.Region // "" is the default; set by New and FromConfig only
+
+	err error // of an option that cannot take its value
+
+	tagRegion   string        // the region tag versions are kept in
+	tagRefresh  time.Duration // how old a tag version may be when it is used
+	tagCapacity int           // the most tag versions kept in memory
+	tags        *tagTable
+
+	optMu sync.RWMutex
+	opts  map[time.Duration][]dogpile.CallOption // by RenderOptions.Expires, -1 for never
+
+	kfMu     sync.RWMutex
+	keyFuncs map[keyFuncID]*keyFunc
+	keysKept atomic.Int64 // by all key functions
+
 	mu        sync.RWMutex
-	regions   map[string]*dogpile.Region // "" is the default
 	fragments map[fragmentID]Declaration
 	escapes   map[string]struct{} // escaping states besides the default ""
 }
@@ -73,18 +92,73 @@ func WithRoots(dirs ...string) Option {
 	return func(c *Cache) { c.roots = append(c.roots, dirs...) }
 }
 
+// WithTagRegion keeps the versions of dependency tags in the region
+// called name instead of the default region (see Cache.InvalidateTags).
+// Every process that shares the fragments must keep its tags in a region
+// on the same backend, with the same prefix.
+func WithTagRegion(name string) Option { return func(c *Cache) { c.tagRegion = name } }
+
+// DefaultTagRefresh is how old, at most, the tag versions a process uses
+// are, unless WithTagRefresh says otherwise.
+const DefaultTagRefresh = time.Second
+
+// WithTagRefresh sets how old, at most, the tag versions this process uses
+// to retire fragments may be: InvalidateTags in another process applies
+// here within d plus one round trip to the tag region's backend. Versions
+// in use are refreshed in the background every d/2, in batches. d must be
+// positive: other values make Render, RenderEach and InvalidateTags fail
+// with an error wrapping dogpile.ErrInvalidArgument.
+func WithTagRefresh(d time.Duration) Option {
+	return func(c *Cache) {
+		if d <= 0 {
+			c.fail(fmt.Errorf("%w: WithTagRefresh(%v): the refresh period must be positive", dogpile.ErrInvalidArgument, d))
+			return
+		}
+		c.tagRefresh = d
+	}
+}
+
+// DefaultTagCapacity is how many tag versions a Cache keeps in memory
+// unless WithTagCapacity says otherwise.
+const DefaultTagCapacity = 1 << 16
+
+// WithTagCapacity bounds the tag versions this process keeps in memory;
+// a tag dropped from them is read again, in the foreground, when next
+// used. n must be positive, as for WithTagRefresh.
+func WithTagCapacity(n int) Option {
+	return func(c *Cache) {
+		if n <= 0 {
+			c.fail(fmt.Errorf("%w: WithTagCapacity(%d): the capacity must be positive", dogpile.ErrInvalidArgument, n))
+			return
+		}
+		c.tagCapacity = n
+	}
+}
+
+// fail records the error of an option; the first one is kept.
+func (c *Cache) fail(err error) {
+	if c.err == nil {
+		c.err = fmt.Errorf("tmplcache: %w", err)
+	}
+}
+
 // New returns a Cache whose default region is def.
 func New(def *dogpile.Region, opts ...Option) *Cache {
 	c := &Cache{
-		prefix:    DefaultPrefix,
-		regions:   map[string]*dogpile.Region{"": def},
-		fragments: map[fragmentID]Declaration{},
-		escapes:   map[string]struct{}{},
+		prefix:      DefaultPrefix,
+		regions:     map[string]*dogpile.Region{"": def},
+		tagRefresh:  DefaultTagRefresh,
+		tagCapacity: DefaultTagCapacity,
+		opts:        map[time.Duration][]dogpile.CallOption{},
+		keyFuncs:    map[keyFuncID]*keyFunc{},
+		fragments:   map[fragmentID]Declaration{},
+		escapes:     map[string]struct{}{},
 	}
 	for _, o := range opts {
 		o(c)
 	}
 	c.roots = absRoots(c.roots)
+	c.tags = newTagTable(c)
 	return c
 }
 
@@ -134,9 +208,11 @@ func FromConfig(config map[string]any, prefix string, opts ...Option) (*Cache, e
 	return c, nil
 }
 
-// Close closes the regions FromConfig built; regions given to New or
-// WithRegion belong to the caller.
+// Close stops the background refresh of tag versions and closes the
+// regions FromConfig built; regions given to New or WithRegion belong to
+// the caller.
 func (c *Cache) Close() error {
+	c.tags.stop()
 	var errs []error
 	for _, r := range c.owned {
 		errs = append(errs, r.Close())
@@ -146,9 +222,7 @@ func (c *Cache) Close() error {
 
 // Region returns the region called name; "" is the default region.
 func (c *Cache) Region(name string) (*dogpile.Region, error) {
-	c.mu.RLock()
 	r, ok := c.regions[name]
-	c.mu.RUnlock()
 	if !ok || r == nil {
 		if name == "" {
 			return nil, fmt.Errorf("%w: the Cache has no default region", ErrUnknownRegion)
@@ -160,8 +234,6 @@ func (c *Cache) Region(name string) (*dogpile.Region, error) {
 
 // RegionNames returns the names of the regions, the default as "".
 func (c *Cache) RegionNames() []string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
 	return slices.Sorted(maps.Keys(c.regions))
 }
 
@@ -170,7 +242,7 @@ func (c *Cache) RegionNames() []string {
 // compute the fragment's keys later.
 type Declaration struct {
 	Template string // as the engine names it; normalised by Declare
-	Name     string // the fragment's name
+	Name     string // the fragment's name; "#n" for a nameless block that is the template's n-th cached block (see PositionalName)
 	Digest   string // of the fragment's source; "" when digests are off
 	Region   string // the region's name; "" for the default
 }
@@ -207,7 +279,10 @@ func (c *Cache) declaration(template, name string) (Declaration, error) {
 }
 
 // KeyFor returns the key fragment name of template uses for vary, in the
-// default escaping state: the exact key a block renders into.
+// default escaping state: the exact key a block renders into. A nameless
+// block is named by its place: KeyFor("post.html", "#2", 7) is the key of
+// the template's second nameless block for 7. Vary values follow Key's
+// rule: scalars by their canonical text, so 7 and "7" give one key.
 func (c *Cache) KeyFor(template, name string, vary ...any) (string, error) {
 	d, err := c.declaration(template, name)
 	if err != nil {
@@ -217,7 +292,11 @@ func (c *Cache) KeyFor(template, name string, vary ...any) (string, error) {
 }
 
 // Invalidate deletes the fragment name of template for vary, in every
-// escaping state, from its region.
+// escaping state, from its region. Vary values follow Key's rule: a
+// fragment rendered with the int 7 is deleted by Invalidate with the
+// string "7" and the other way round. To retire every fragment that shows
+// some data, whatever its key, give the fragments tags and call
+// InvalidateTags.
 func (c *Cache) Invalidate(ctx context.Context, template, name string, vary ...any) error {
 	d, err := c.declaration(template, name)
 	if err != nil {
@@ -256,14 +335,12 @@ func (c *Cache) deleteVariants(ctx context.Context, region string, f Fragment) e
 // InvalidateAll invalidates every region of the Cache, hard or soft
 // (Region.Invalidate), in the order of their names, the default first.
 func (c *Cache) InvalidateAll(ctx context.Context, hard bool) error {
-	c.mu.RLock()
 	regions := make([]*dogpile.Region, 0, len(c.regions))
 	for _, name := range slices.Sorted(maps.Keys(c.regions)) {
 		if r := c.regions[name]; r != nil {
 			regions = append(regions, r)
 		}
 	}
-	c.mu.RUnlock()
 	var errs []error
 	for _, r := range regions {
 		errs = append(errs, r.Invalidate(ctx, hard))

@@ -178,7 +178,8 @@ func (p *ArgParser) Seconds(name string, def time.Duration) time.Duration {
 }
 
 // Strings returns name as a list: a []string, a []any of strings, or a
-// comma-separated string ("127.0.0.1, 10.0.0.1").
+// string of items separated by commas or newlines ("127.0.0.1, 10.0.0.1",
+// or a server per line as an .ini file continues a value).
 func (p *ArgParser) Strings(name string) []string {
 	v, ok := p.lookup(name)
 	if !ok {
@@ -189,7 +190,7 @@ func (p *ArgParser) Strings(name string) []string {
 		return slices.Clone(l)
 	case string:
 		var out []string
-		for part := range strings.SplitSeq(l, ",") {
+		for part := range strings.FieldsFuncSeq(l, func(r rune) bool { return r == ',' || r == '\n' }) {
 			if part = strings.TrimSpace(part); part != "" {
 				out = append(out, part)
 			}

@@ -103,6 +103,7 @@ func TestArgumentsParser(t *testing.T) {
 
 		{name: "list", read: list, value: []string{"a", "b"}, want: []string{"a", "b"}},
 		{name: "list from text", read: list, value: " 127.0.0.1:6379, 10.0.0.1:6379 ,", want: []string{"127.0.0.1:6379", "10.0.0.1:6379"}},
+		{name: "list from lines", read: list, value: "\n127.0.0.1:11211\n 10.0.0.2:11211,10.0.0.3:11211\n", want: []string{"127.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"}},
 		{name: "list from []any", read: list, value: []any{"a", "b"}, want: []string{"a", "b"}},
 		{name: "list absent", read: list, value: argAbsent{}, want: []string(nil)},
 		{name: "list None", read: list, value: nil, want: []string(nil)},

@@ -1,8 +1,10 @@
 // Command htmltemplate shows template fragment caching with html/template's
-// `cached` func (package htmltmpl): a page with a cached sidebar and a
-// cached catalog that holds cached items (Russian-doll caching), rendered
-// twice, then one item changed and exactly its fragments invalidated by
-// key (tmplcache.Cache.KeyFor and Invalidate).
+// fragment funcs (package htmltmpl): a page with a cached sidebar and a
+// cached catalog that holds a cached collection of items (cachedEach, read
+// with one region call), rendered twice; then one item changes and the
+// fragments that show it are retired by its tag
+// (tmplcache.Cache.InvalidateTags), and the sidebar by its key
+// (Invalidate).
 //
 //	go run ./examples/htmltemplate
 //
@@ -122,8 +124,9 @@ func run(w io.Writer, delay time.Duration) error {
 	cache := tmplcache.New(def, tmplcache.WithRegion("local", local))
 	db := &shop{delay: delay, items: []product{{1, "Green tea"}, {2, "Coffee"}, {3, "Cocoa"}}}
 
-	// 1. The placeholder FuncMap, so the parser knows `cached` and
-	//    `withctx`; 2. parse; 3. Bind, with per-fragment options.
+	// 1. The placeholder FuncMap, so the parser knows `cached`,
+	//    `cachedEach`, `addtags` and the others; 2. parse; 3. Bind, with
+	//    per-fragment options.
 	t := template.New("shop").Funcs(htmltmpl.FuncMap()).Funcs(template.FuncMap{
 		// price gets the item's data, so it queries with its context:
 		// funcs have no context of their own.
@@ -172,25 +175,15 @@ func run(w io.Writer, delay time.Duration) error {
 	}
 	fmt.Fprintln(w, "same HTML:", first == second)
 
-	// An item changes. Fragments are named by the set ("shop", the name
-	// of the template given to Bind) and the fragment's template name;
-	// the vary-on values have the types the template passes (.ID: int).
+	// A product changes. Every fragment that shows it depends on its tag:
+	// its item, and the catalog around the items, by propagation.
+	// InvalidateTags retires them without knowing their keys; the other
+	// items stay cached. (An item's key is made from the item itself, so
+	// the renamed product would get a new entry anyway; the catalog needs
+	// the tag.)
 	db.rename(2, "Filter coffee")
-	itemKey, err := cache.KeyFor("shop", "item", 2)
-	if err != nil {
-		return err
-	}
-	catalogKey, err := cache.KeyFor("shop", "catalog")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\nproduct 2 renamed; invalidating")
-	fmt.Fprintln(w, "  ", itemKey)
-	fmt.Fprintln(w, "  ", catalogKey)
-	if err := cache.Invalidate(ctx, "shop", "item", 2); err != nil {
-		return err
-	}
-	if err := cache.Invalidate(ctx, "shop", "catalog"); err != nil {
+	fmt.Fprintln(w, "\nproduct 2 renamed; retiring the tag product:2")
+	if err := cache.InvalidateTags(ctx, "product:2"); err != nil {
 		return err
 	}
 	third, err := render("render 3 (catalog rebuilt: Products and item 2's price; items 1 and 3 cached)")
@@ -199,15 +192,19 @@ func run(w io.Writer, delay time.Duration) error {
 	}
 	fmt.Fprintln(w, "shows the new name:", strings.Contains(third, "Filter coffee"))
 
+	// Fragments are named by the set ("shop", the name of the template
+	// given to Bind) and the fragment's template name.
 	sidebarKey, err := cache.KeyFor("shop", "sidebar")
 	if err != nil {
 		return err
 	}
-	_, inLocal, err := dogpile.Get[string](ctx, local, sidebarKey)
-	if err != nil {
+	fmt.Fprintln(w, "\nsidebar key", sidebarKey)
+	if err := cache.Invalidate(ctx, "shop", "sidebar"); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nsidebar key %s, in the local region: %v\n", sidebarKey, inLocal)
+	if _, err := render("render 4 (sidebar invalidated)"); err != nil {
+		return err
+	}
 
 	fmt.Fprintln(w, "\nthe page:")
 	for line := range strings.SplitSeq(third, "\n") {

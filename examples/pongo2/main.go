@@ -1,8 +1,10 @@
-// Command pongo2 shows template fragment caching with pongo2's
-// {% cached %} tag (package pongo2ext): a page with a cached sidebar and a
-// cached catalog that holds cached items (Russian-doll caching), rendered
-// twice, then one item changed and exactly its fragments invalidated by
-// key (tmplcache.Cache.KeyFor and Invalidate).
+// Command pongo2 shows template fragment caching with pongo2 (package
+// pongo2ext): a page with a cached sidebar, written in the design's
+// <% cached %> spelling, and a cached catalog that holds a cached
+// collection of items ({% cachedfor %}, read with one region call),
+// rendered twice; then one item changes and the fragments that show it are
+// retired by its tag (tmplcache.Cache.InvalidateTags), and the sidebar by
+// its key (Invalidate).
 //
 //	go run ./examples/pongo2
 //
@@ -111,20 +113,19 @@ func run(w io.Writer, delay time.Duration) error {
 	}
 	cache := tmplcache.New(def, tmplcache.WithRegion("local", local))
 
-	// The template set reads the embedded files; Install gives it the
-	// Cache. The functions the templates call go in the set's Globals.
+	// The template set reads the embedded files and caches their blocks
+	// in cache. The functions the templates call go in the set's Globals.
 	dir, err := fs.Sub(files, "templates")
 	if err != nil {
 		return err
 	}
-	set := pongo2.NewSet("shop", pongo2.NewFSLoader(dir))
-	pongo2ext.Install(set, cache)
+	set := pongo2ext.NewSet("shop", cache, pongo2.NewFSLoader(dir))
 	db := &shop{delay: delay, items: []product{{1, "Green tea"}, {2, "Coffee"}, {3, "Cocoa"}}}
 	// A function whose first parameter is *pongo2.ExecutionContext gets it
 	// from pongo2 without the template passing it; RequestContext returns
-	// the context to query with: inside a {% cached %} block being
-	// rendered, the rendering's, which goes on for the requests waiting
-	// for the fragment even if the one that started it goes away.
+	// the context to query with: inside a cached block being rendered, the
+	// rendering's, which goes on for the requests waiting for the fragment
+	// even if the one that started it goes away.
 	set.Globals["products"] = func(ec *pongo2.ExecutionContext) ([]product, error) {
 		return db.products(pongo2ext.RequestContext(ec))
 	}
@@ -158,25 +159,17 @@ func run(w io.Writer, delay time.Duration) error {
 	}
 	fmt.Fprintln(w, "same HTML:", first == second)
 
-	// An item changes. Its fragment's key is the one KeyFor gives, for the
-	// same vary-on values (an int, as p.ID is); Invalidate deletes it, and
-	// the catalog that holds it, whose other items stay cached.
+	// A product changes. Every fragment that shows it depends on its tag:
+	// its item, and the catalog around the items, by propagation.
+	// InvalidateTags retires them without knowing their keys; the other
+	// items stay cached.
 	db.rename(2, "Filter coffee")
-	itemKey, err := cache.KeyFor("item.html", "item", 2)
+	itemKey, err := cache.KeyFor("shop.html", "item", 2)
 	if err != nil {
 		return err
 	}
-	catalogKey, err := cache.KeyFor("shop.html", "catalog")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\nproduct 2 renamed; invalidating")
-	fmt.Fprintln(w, "  ", itemKey)
-	fmt.Fprintln(w, "  ", catalogKey)
-	if err := cache.Invalidate(ctx, "item.html", "item", 2); err != nil {
-		return err
-	}
-	if err := cache.Invalidate(ctx, "shop.html", "catalog"); err != nil {
+	fmt.Fprintln(w, "\nproduct 2 renamed; retiring the tag product:2, which item", itemKey, "declares")
+	if err := cache.InvalidateTags(ctx, "product:2"); err != nil {
 		return err
 	}
 	third, err := render("render 3 (catalog rebuilt: products() and item 2's price; items 1 and 3 cached)")
@@ -185,17 +178,14 @@ func run(w io.Writer, delay time.Duration) error {
 	}
 	fmt.Fprintln(w, "shows the new name:", strings.Contains(third, "Filter coffee"))
 
-	// The sidebar is in the local region.
-	sidebarKey, err := cache.KeyFor("shop.html", "sidebar")
+	// The sidebar has no name: it is the template's first cached block,
+	// "#1", in the local region.
+	sidebarKey, err := cache.KeyFor("shop.html", "#1")
 	if err != nil {
 		return err
 	}
-	_, inLocal, err := dogpile.Get[string](ctx, local, sidebarKey)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nsidebar key %s, in the local region: %v\n", sidebarKey, inLocal)
-	if err := cache.Invalidate(ctx, "shop.html", "sidebar"); err != nil {
+	fmt.Fprintln(w, "\nsidebar key", sidebarKey)
+	if err := cache.Invalidate(ctx, "shop.html", "#1"); err != nil {
 		return err
 	}
 	if _, err := render("render 4 (sidebar invalidated)"); err != nil {

@@ -10,11 +10,12 @@ import (
 // (Post/Redirect/Get).
 type flash struct {
 	Text  string
-	Items []string // details, such as the keys an edit invalidated
+	Tags  []retiredTag // the tags an edit retired, with what depends on them
+	Items []string     // details, such as the function cache keys an edit touched
 }
 
 // flashes keeps flash messages on the server; the browser holds only a
-// random token in a cookie, so a message can list many cache keys.
+// random token in a cookie, so a message can list many tags and keys.
 type flashes struct {
 	mu sync.Mutex
 	m  map[string]*flash

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,16 +15,17 @@ import (
 	"github.com/flosch/pongo2/v6"
 
 	"github.com/dogpilego/dogpile/htmltmpl"
+	"github.com/dogpilego/dogpile/tmplcache"
 )
 
 // routes registers the pages:
 //
-//	GET  /                  pongo2: the latest posts (cached section of cached cards)
+//	GET  /                  pongo2: the latest posts (cached section around a {% cachedfor %} of cards)
 //	GET  /posts/{id}        pongo2: a post (cached article; the post from a cached function)
 //	GET  /posts/{id}/edit   pongo2: the edit form (not cached)
-//	POST /posts/{id}/edit   saves, invalidates the affected fragments, redirects to the post
+//	POST /posts/{id}/edit   saves, retires the tags the edit affects, redirects to the post
 //	GET  /archive           html/template: every title by month (cached)
-//	GET  /tags/{tag}        html/template: a tag's posts (cached section of cached cards)
+//	GET  /tags/{tag}        html/template: a tag's posts (cached section around a cachedEach of cards)
 //	GET  /authors/{slug}    html/template: an author's posts (likewise)
 //	GET  /stats             html/template: queries, request timings, the regions (not cached)
 //	POST /stats/stampede    50 concurrent requests for / after a hard or soft invalidation
@@ -103,8 +105,10 @@ func (s *site) renderEdit(w http.ResponseWriter, r *http.Request, status int, p 
 // maxFormBytes bounds the edit form's body.
 const maxFormBytes = 64 << 10
 
-// savePost updates the post, invalidates exactly the fragments that show
-// it (see affectedBy) and redirects to it with a message listing the keys.
+// savePost updates the post, retires the tags the edit affects (see
+// retiredBy), so that exactly the fragments that show what changed are
+// rendered again, and redirects to the post with a message listing the tags
+// and the fragments that depend on them.
 func (s *site) savePost(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.Atoi(r.PathValue("id"))
 	if err != nil {
@@ -131,13 +135,14 @@ func (s *site) savePost(w http.ResponseWriter, r *http.Request) {
 	if s.failed(w, r, err, "There is no such post.") {
 		return
 	}
-	done, err := s.invalidatePost(r.Context(), before, after)
+	tags, done, err := s.invalidatePost(r.Context(), before, after)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("invalidating post %d: %w", id, err))
 		return
 	}
 	s.flashes.set(w, &flash{
-		Text:  fmt.Sprintf("Saved “%s”. The cache entries that showed it were invalidated; every other fragment is still cached:", after.Title),
+		Text:  fmt.Sprintf("Saved “%s”. These tags were retired: the fragments that depend on one are rendered again when next read, every other fragment is still cached.", after.Title),
+		Tags:  tags,
 		Items: done,
 	})
 	http.Redirect(w, r, after.URL(), http.StatusSeeOther)
@@ -262,15 +267,37 @@ type htmlPage struct {
 // RecentPosts returns the n newest posts (a query).
 func (p htmlPage) RecentPosts(n int) ([]Post, error) { return p.site.store.RecentPosts(p.Context(), n) }
 
-// TagCloud returns the tags (from the cached function).
-func (p htmlPage) TagCloud() ([]TagCount, error) { return p.site.tagCounts.Call(p.Context()) }
+// TagCloud returns the tags (from the cached function), and adds the
+// tag-counts tag to the fragment being rendered (see site.tagCloud).
+func (p htmlPage) TagCloud() ([]TagCount, error) { return p.site.tagCloud(p.Context()) }
 
-// TaggedPosts returns the posts of the page's tag (a query).
-func (p htmlPage) TaggedPosts() ([]Post, error) { return p.site.store.PostsByTag(p.Context(), p.Tag) }
+// TaggedPosts returns the posts of the page's tag (a query), and adds
+// their tags to the list being rendered (see addPostTags).
+func (p htmlPage) TaggedPosts() ([]Post, error) {
+	posts, err := p.site.store.PostsByTag(p.Context(), p.Tag)
+	addPostTags(p.Context(), posts)
+	return posts, err
+}
 
-// AuthorPosts returns the posts of the page's author (a query).
+// AuthorPosts returns the posts of the page's author (a query), and adds
+// their tags to the list being rendered (see addPostTags).
 func (p htmlPage) AuthorPosts() ([]Post, error) {
-	return p.site.store.PostsByAuthor(p.Context(), p.Author.Slug)
+	posts, err := p.site.store.PostsByAuthor(p.Context(), p.Author.Slug)
+	addPostTags(p.Context(), posts)
+	return posts, err
+}
+
+// addPostTags adds the tags of posts to the fragment being rendered in
+// ctx, a list of them. A list depends on its posts through its cards anyway
+// (each card adds its post's tag); adding them all at once reads the
+// versions this process lacks in one round trip, where the cards would
+// read them one by one.
+func addPostTags(ctx context.Context, posts []Post) {
+	tags := make([]string, len(posts))
+	for i, post := range posts {
+		tags[i] = postTag(post.ID)
+	}
+	tmplcache.AddTags(ctx, tags...)
 }
 
 // month is a month of the archive.
@@ -296,31 +323,8 @@ func (p htmlPage) Months() ([]month, error) {
 	return out, nil
 }
 
-// Card returns the data of a post's card, carrying p's context.
-func (p htmlPage) Card(post Post) cardData { return cardData{Data: p.Data, site: p.site, Post: post} }
-
 // RequestSummary is the footer's line: the queries and time so far.
 func (p htmlPage) RequestSummary() string { return requestStatsFrom(p.Context()).summary() }
-
-// cardData is the data of the html/template card fragment.
-type cardData struct {
-	htmltmpl.Data
-	site *site
-	Post Post
-}
-
-// Comments says how many comments the card's post has (a query).
-func (c cardData) Comments() (string, error) {
-	n, err := c.site.store.CommentCount(c.Context(), c.Post.ID)
-	return commentsText(n), err
-}
-
-// AuthorName returns the name of the card's author (from the cached
-// function).
-func (c cardData) AuthorName() (string, error) {
-	a, err := c.site.author.Call(c.Context(), c.Post.Author)
-	return a.Name, err
-}
 
 // failed answers an error from the store: 404 with missing for
 // errNotFound, 500 for anything else. It reports whether it answered.

@@ -11,17 +11,28 @@
 //
 //   - Template fragment caching with both engines, through one
 //     tmplcache.Cache: the home and post pages are pongo2 templates with
-//     {% cached %} blocks (package pongo2ext); the archive, tag, author and
-//     stats pages are html/template with the `cached` func (package
-//     htmltmpl).
+//     {% cached %} blocks (package pongo2ext, which also reads the Mako
+//     spelling <% cached %>, used by the tag cloud, a nameless block); the
+//     archive, tag, author and stats pages are html/template with the
+//     `cached` func (package htmltmpl).
 //   - Sidebars (recent posts, tag cloud) cached in a "local" region that
-//     expires sooner, cards cached per post, and page sections that contain
-//     cached cards (Russian-doll caching): when one post changes, the
-//     section is rebuilt from the other cards, which are still cached.
-//   - Invalidation by key: saving the edit form (/posts/{id}/edit) deletes
-//     exactly the fragments that show the post, found with
-//     tmplcache.Cache.KeyFor and deleted with Invalidate, and the page
-//     says which keys they were.
+//     expires sooner, and collections of cards: the home page's cards are
+//     a {% cachedfor %}, the tag and author pages' a cachedEach, so all the
+//     cards of a page are read with one region call (one round trip to
+//     Redis or Memcached) and only the missing ones are rendered. Each
+//     collection is inside a cached section (Russian-doll caching): when
+//     one post changes, the section is rebuilt from the other cards, which
+//     are still cached.
+//   - Invalidation by tags: each fragment that shows a post declares the
+//     post's tag ("post:7"), the lists of a tag or an author declare theirs
+//     ("tag:go", "author:mira"), the lists of titles "titles", and the Go
+//     code that reads the tag counts adds "tag-counts" to the fragment it
+//     renders (tmplcache.AddTags). A section depends on the tags of the
+//     cards inside it without declaring them. Saving the edit form
+//     (/posts/{id}/edit) retires the tags the edit affects with
+//     tmplcache.Cache.InvalidateTags, so exactly the fragments that show
+//     what changed are rendered again, with no list of keys kept by hand;
+//     the page then lists the tags and the fragments that depend on them.
 //   - Function caching of data-layer calls with dogpile.Cache1 and Cache0.
 //   - The dogpile lock: /stats lists each request's time and queries, and
 //     sends 50 concurrent requests at the home page after a hard or soft
@@ -33,16 +44,21 @@
 // Every page prints, in small type, when each of its fragments was
 // rendered, and its footer the queries and time the request took.
 //
-// Without -config the regions are in memory. A -config file holds
-// "key = value" lines with dogpile.cache's setting names, as a Pyramid .ini
-// file would, read by tmplcache.FromConfig:
+// Without -config the regions are in memory. -config names a Pyramid or
+// Paste .ini file whose [app:main] section holds dogpile.cache's settings
+// (or "file#name" for [app:name]), read as the Python application reads the
+// same file (pyconfig.ReadINI) and configured by tmplcache.FromConfig:
 //
+//	[app:main]
 //	cache.default.backend = dogpile.cache.redis
 //	cache.default.expiration_time = 300
 //	cache.default.arguments.url = redis://127.0.0.1:6379/0
-//	cache.local.backend = dogpile.cache.memory
+//	cache.local.backend = dogpile.cache.memcached
+//	cache.local.arguments.url =
+//	    127.0.0.1:11211
+//	    127.0.0.1:11212
 //
-// The Redis and Memcached backends are linked in, so their names work.
+// The file, Redis and Memcached backends are linked in, so their names work.
 // The server stops cleanly on SIGINT (Ctrl-C) or SIGTERM.
 package main
 
@@ -84,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("site", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	addr := flags.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0: any free port)")
-	configFile := flags.String("config", "", "read the regions' settings from `file` (key = value lines, see config.example.ini)")
+	configFile := flags.String("config", "", "read the regions' settings from the [app:main] section of the .ini `file` (file#name: [app:name]; see config.example.ini)")
 	delay := flags.Duration("delay", 50*time.Millisecond, "how long each query of the data layer takes")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: site [-addr host:port] [-config file] [-delay duration]")

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/dogpilego/dogpile/debugpanel"
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/dogpile/observe"
 	"github.com/dogpilego/dogpile/htmltmpl"
 	"github.com/dogpilego/dogpile/pongo2ext"
 	"github.com/dogpilego/dogpile/tmplcache"
@@ -24,6 +25,7 @@ import (
 	// Backends a -config file may name: importing a backend package
 	// registers its names (memory: dogpile.cache.memory and
 	// dogpile.cache.memory_pickle; null: dogpile.cache.null).
+	_ "github.com/dogpilego/dogpile/dogpile/backends/file"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memcached"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/null"
@@ -44,8 +46,9 @@ const funcModule = "blog.store"
 const htmlSet = "site"
 
 // pongoPages are the pongo2 templates the handlers execute. They are parsed
-// when the site starts, so the fragments they declare are known to KeyFor
-// and Invalidate before the first page is rendered.
+// when the site starts, so that a template error stops the site at once,
+// and the fragments they declare are known to KeyFor and Invalidate before
+// the first page is rendered.
 var pongoPages = []string{"home.html", "post.html", "edit.html", "error.html"}
 
 // siteConfig is what newSite needs.
@@ -59,6 +62,9 @@ type siteConfig struct {
 	Delay time.Duration
 	// Logger receives rendering errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Observer, when not nil, is told about the operations of every
+	// region, besides the debug panel.
+	Observer observe.Observer
 }
 
 // site is the demo blog: a slow store, regions of cached fragments and
@@ -102,7 +108,7 @@ func newSite(cfg siteConfig) (_ *site, err error) {
 	// Regions. FromConfig builds one region per "cache.<name>.backend".
 	// Every region reports to the debug panel, and fails open: with Redis
 	// or Memcached down, pages are rendered uncached instead of failing.
-	regionOpts := []dogpile.Option{dogpile.WithObserver(debugpanel.Observer{}), dogpile.WithFailOpen()}
+	regionOpts := []dogpile.Option{dogpile.WithObserver(observe.Multi(debugpanel.Observer{}, cfg.Observer)), dogpile.WithFailOpen()}
 	opts := []tmplcache.Option{tmplcache.WithRegionOptions(regionOpts...)}
 	if _, ok := settings[settingsPrefix+"local.backend"]; !ok {
 		local := dogpile.NewRegion(append([]dogpile.Option{dogpile.WithName("local")}, regionOpts...)...)
@@ -154,9 +160,6 @@ func newSite(cfg siteConfig) (_ *site, err error) {
 	if err := s.parseHTML(); err != nil {
 		return nil, fmt.Errorf("html/template templates: %w", err)
 	}
-	if err := s.checkFragments(); err != nil {
-		return nil, err
-	}
 
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -170,22 +173,14 @@ func newSite(cfg siteConfig) (_ *site, err error) {
 // and returns its middleware, which records the cache operations of every
 // request the site serves (the regions report to it through their
 // debugpanel.Observer). The panel shows paths and cache keys, never values;
-// it answers only requests from the loopback interface, the demo's stand-in
-// for the authentication a real deployment would put in Guard.
+// it answers only the browsers of this machine (debugpanel.Loopback, which
+// also refuses requests a proxy forwarded), the demo's stand-in for the
+// authentication a real deployment would put in Guard. Server-Timing goes
+// to the same clients only.
 func mountDebug(mux *http.ServeMux) func(http.Handler) http.Handler {
-	panel := debugpanel.New(debugpanel.Options{Guard: fromLoopback})
+	panel := debugpanel.New(debugpanel.Options{Guard: debugpanel.Loopback()})
 	mux.Handle(debugpanel.DefaultPrefix+"/", panel)
 	return panel.Middleware
-}
-
-// fromLoopback reports whether r came from this machine.
-func fromLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Handler returns the site's http.Handler.
@@ -211,19 +206,21 @@ func (s *site) closeOwned() error {
 }
 
 // parsePongo parses the pongo2 pages from the embedded files, with the
-// functions their fragments call. Functions that query take the
+// functions their fragments call. pongo2ext.NewSet makes the set: its
+// templates cache their blocks in s.frags, and may spell them as Mako does
+// (<% cached %>) however they are loaded. Functions that query take the
 // *pongo2.ExecutionContext, which pongo2 passes implicitly, and ask
-// pongo2ext.RequestContext for the context to query with: inside a
-// {% cached %} block being rendered it is the rendering's context, which
-// outlives a request that goes away while others wait for the fragment.
+// pongo2ext.Context for the context to query with: inside a block being
+// rendered it is the rendering's context, which outlives a request that
+// goes away while others wait for the fragment, and through which the
+// functions add tags to the block (tag_cloud).
 func (s *site) parsePongo() error {
 	dir, err := fs.Sub(files, "templates/pongo2")
 	if err != nil {
 		return err
 	}
-	set := pongo2.NewSet("site", pongo2.NewFSLoader(dir))
-	pongo2ext.Install(set, s.frags)
-	ctxOf := pongo2ext.RequestContext
+	set := pongo2ext.NewSet("site", s.frags, pongo2.NewFSLoader(dir))
+	ctxOf := pongo2ext.Context
 	set.Globals.Update(pongo2.Context{
 		"recent_posts": func(ec *pongo2.ExecutionContext, n int) ([]Post, error) {
 			return s.store.RecentPosts(ctxOf(ec), n)
@@ -233,11 +230,10 @@ func (s *site) parsePongo() error {
 			return commentsText(n), err
 		},
 		"author_name": func(ec *pongo2.ExecutionContext, slug string) (string, error) {
-			a, err := s.author.Call(ctxOf(ec), slug)
-			return a.Name, err
+			return s.authorName(ctxOf(ec), slug)
 		},
 		"tag_cloud": func(ec *pongo2.ExecutionContext) ([]TagCount, error) {
-			return s.tagCounts.Call(ctxOf(ec))
+			return s.tagCloud(ctxOf(ec))
 		},
 		"request_summary": func(ec *pongo2.ExecutionContext) string {
 			return requestStatsFrom(ctxOf(ec)).summary()
@@ -257,11 +253,18 @@ func (s *site) parsePongo() error {
 
 // parseHTML parses the html/template set: the placeholder FuncMap before
 // parsing, Bind (with the sidebars in the "local" region) before the first
-// execution, and Check for `cached` calls outside HTML text.
+// execution, and Check for fragment calls outside HTML text. The cards of
+// cachedEach are rendered with the post as their data (.Value), carrying
+// the rendering's context (.Context), which the functions that query take.
 func (s *site) parseHTML() error {
 	t := template.New(htmlSet).Funcs(htmltmpl.FuncMap()).Funcs(template.FuncMap{
 		"stamp":    stamp,
 		"duration": formatDuration,
+		"comments": func(ctx context.Context, id int) (string, error) {
+			n, err := s.store.CommentCount(ctx, id)
+			return commentsText(n), err
+		},
+		"authorName": s.authorName,
 	})
 	if _, err := t.ParseFS(files, "templates/html/*.html"); err != nil {
 		return err
@@ -278,6 +281,22 @@ func (s *site) parseHTML() error {
 	}
 	s.html = t
 	return nil
+}
+
+// authorName returns the name of the author slug (from the cached
+// function).
+func (s *site) authorName(ctx context.Context, slug string) (string, error) {
+	a, err := s.author.Call(ctx, slug)
+	return a.Name, err
+}
+
+// tagCloud returns the tags with their counts (from the cached function).
+// Inside a fragment it adds the tag-counts tag to the fragment first, so
+// that an edit that changes the counts retires it, even one saved while
+// the fragment renders.
+func (s *site) tagCloud(ctx context.Context) ([]TagCount, error) {
+	tmplcache.AddTags(ctx, tagCountsTag)
+	return s.tagCounts.Call(ctx)
 }
 
 // commentsText says how many comments there are: "1 comment", "3 comments".

@@ -19,8 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/dogpile/observe"
+	"github.com/dogpilego/dogpile/tmplcache"
 )
 
 // newTestSite returns a site whose queries take delay, closed when the
@@ -163,12 +167,61 @@ func edit(t *testing.T, s *site, id int, title, body, tags string) response {
 	return do(t, s, req)
 }
 
+// follow requests the page r redirects to, with the cookies r set (the
+// flash message's).
+func follow(t *testing.T, s *site, r response) response {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, r.header.Get("Location"), nil)
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		req.AddCookie(c)
+	}
+	return do(t, s, req)
+}
+
+// pageStep is a page and the queries it must run: those of the fragments
+// rendered again, and no other.
+type pageStep struct {
+	path string
+	want map[string]int
+}
+
+// checkSteps requests each page and compares the queries it ran. A page
+// that runs queries must show title.
+func checkSteps(t *testing.T, s *site, title string, steps []pageStep) {
+	t.Helper()
+	for _, st := range steps {
+		var r response
+		q := queriesDuring(s, func() { r = get(t, s, st.path) })
+		if (len(q) != 0 || len(st.want) != 0) && !maps.Equal(q, st.want) {
+			t.Errorf("GET %s after the edit ran %v, want %v", st.path, q, st.want)
+		}
+		if r.status != 200 {
+			t.Errorf("GET %s: status %d", st.path, r.status)
+		}
+		if st.want != nil && !strings.Contains(r.body, title) {
+			t.Errorf("GET %s does not show the new title", st.path)
+		}
+	}
+}
+
+// retiredTags returns the tags an edit's message lists as retired.
+func retiredTags(body string) []string {
+	var tags []string
+	for _, m := range regexp.MustCompile(`<li><code>([^<]+)</code>`).FindAllStringSubmatch(body, -1) {
+		if !strings.HasPrefix(m[1], "function cache") {
+			tags = append(tags, m[1])
+		}
+	}
+	return tags
+}
+
 // TestEditInvalidatesExactly edits a post and checks, page by page, which
-// fragments are rendered again: those that show the post, and no other.
+// fragments are rendered again: those that depend on a tag the edit
+// retired, which are those that show what changed, and no other.
 func TestEditInvalidatesExactly(t *testing.T) {
 	t.Parallel()
 	s := newTestSite(t, time.Millisecond, nil)
-	pages := []string{"/", "/posts/10", "/archive", "/tags/ops", "/tags/caching", "/tags/redis", "/authors/mira", "/authors/june"}
+	pages := []string{"/", "/posts/10", "/archive", "/tags/ops", "/tags/caching", "/tags/redis", "/tags/go", "/authors/mira", "/authors/june"}
 	for _, p := range pages {
 		get(t, s, p)
 	}
@@ -188,67 +241,258 @@ func TestEditInvalidatesExactly(t *testing.T) {
 	// The post page: the article again (the post itself was stored in the
 	// function cache by the save, so Post(10) does not run), the recent
 	// titles sidebar (the title changed), not the tag cloud.
-	req := httptest.NewRequest(http.MethodGet, "/posts/10", nil)
-	for _, c := range (&http.Response{Header: r.header}).Cookies() {
-		req.AddCookie(c)
-	}
-	q := queriesDuring(s, func() { r = do(t, s, req) })
+	q := queriesDuring(s, func() { r = follow(t, s, r) })
 	if want := queryNames("CommentCount(10)", "RecentPosts(5)"); !maps.Equal(q, want) {
 		t.Errorf("GET /posts/10 after the edit ran %v, want %v", q, want)
 	}
 	for _, want := range []string{"<h1>" + title + "</h1>", "Render the busy pages first.", "Saved “" + title + "”",
-		"tmpl:post.html:article:", "tmpl:card.html:card:", "tmpl:site:card:", "function cache — set blog.store:Post|10"} {
+		"pongo2 post.html › article (declares it)", "html/template site › tag-posts (declares it)",
+		"pongo2 base.html › recent (declares it)", "function cache — set blog.store:Post|10"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("GET /posts/10 after the edit lacks %q", want)
 		}
 	}
-	if strings.Contains(r.body, "tmpl:base.html:tags:") {
-		t.Error("the tag cloud was invalidated, but the tags did not change")
+	// The message lists the tags the edit retired: not the tag counts, as
+	// the tags did not change.
+	if diff := cmp.Diff([]string{"post:10", "author:mira", "tag:caching", "tag:ops", "titles"}, retiredTags(r.body)); diff != "" {
+		t.Errorf("retired tags (-want +got):\n%s", diff)
 	}
 
 	// Each page renders what shows the post, and takes the rest from the
 	// cache: the other cards of a list are not rendered again (no
 	// CommentCount of another post).
-	steps := []struct {
-		path string
-		want map[string]int
-	}{
+	checkSteps(t, s, title, []pageStep{
 		{"/", queryNames("RecentPosts(6)", "CommentCount(10)")},                                    // the section, card 10; the sidebar is done
 		{"/authors/mira", queryNames("PostsByAuthor(mira)", "CommentCount(10)", "RecentPosts(5)")}, // html/template: list, card 10, sidebar
 		{"/tags/ops", queryNames("PostsByTag(ops)")},                                               // card 10 is shared with the author page
 		{"/tags/caching", queryNames("PostsByTag(caching)")},
 		{"/archive", queryNames("AllPosts()")}, // titles changed
 		{"/tags/redis", nil},                   // does not show post 10
+		{"/tags/go", nil},
 		{"/authors/june", nil},
-	}
-	for _, st := range steps {
-		q := queriesDuring(s, func() { r = get(t, s, st.path) })
-		if len(q) != 0 || len(st.want) != 0 {
-			if !maps.Equal(q, st.want) {
-				t.Errorf("GET %s after the edit ran %v, want %v", st.path, q, st.want)
-			}
-		}
-		if r.status != 200 {
-			t.Errorf("GET %s: status %d", st.path, r.status)
-		}
-		if st.want != nil && !strings.Contains(r.body, title) {
-			t.Errorf("GET %s does not show the new title", st.path)
-		}
-	}
+	})
 
 	// A second edit changes the tags only: the tag clouds and the lists of
-	// the tags go, the recent-titles sidebars stay.
-	edit(t, s, 10, title, "Render the busy pages first.\n\nThen let traffic in.", "ops, caching, go")
+	// the tags go, the recent-titles sidebars and the archive stay.
+	r = edit(t, s, 10, title, "Render the busy pages first.\n\nThen let traffic in.", "ops, caching, go")
+	q = queriesDuring(s, func() { r = follow(t, s, r) })
+	if want := queryNames("CommentCount(10)", "TagCounts()"); !maps.Equal(q, want) { // the article, the tag cloud
+		t.Errorf("GET /posts/10 after the tags changed ran %v, want %v", q, want)
+	}
+	if diff := cmp.Diff([]string{"post:10", "author:mira", "tag:caching", "tag:go", "tag:ops", "tag-counts"}, retiredTags(r.body)); diff != "" {
+		t.Errorf("retired tags of the second edit (-want +got):\n%s", diff)
+	}
+	if want := "pongo2 base.html › #2 (tag_cloud() adds it)"; !strings.Contains(r.body, want) {
+		t.Errorf("the message lacks %q", want)
+	}
 	q = queriesDuring(s, func() { r = get(t, s, "/") })
-	if want := queryNames("RecentPosts(6)", "CommentCount(10)", "TagCounts()"); !maps.Equal(q, want) {
+	if want := queryNames("RecentPosts(6)", "CommentCount(10)"); !maps.Equal(q, want) { // the cloud is done
 		t.Errorf("GET / after the tags changed ran %v, want %v", q, want)
 	}
 	if !strings.Contains(r.body, `href="/tags/go">#go</a>`) {
 		t.Error("the card does not show the new tag")
 	}
-	q = queriesDuring(s, func() { r = get(t, s, "/tags/go") })
-	if _, ok := q["PostsByTag(go)"]; !ok || !strings.Contains(r.body, title) {
-		t.Errorf("GET /tags/go ran %v; shows the post: %v", q, strings.Contains(r.body, title))
+	checkSteps(t, s, title, []pageStep{
+		{"/tags/go", queryNames("PostsByTag(go)", "CommentCount(10)")}, // the post joined #go; the tag counts are cached again
+		{"/tags/ops", queryNames("PostsByTag(ops)")},
+		{"/authors/mira", queryNames("PostsByAuthor(mira)")},
+		{"/archive", nil},
+		{"/tags/redis", nil},
+		{"/authors/june", nil},
+	})
+}
+
+// regionLog is an observer of the site's regions that keeps, for each
+// operation, the fragments tmplcache says it was made for.
+type regionLog struct {
+	mu     sync.Mutex
+	events []loggedEvent
+}
+
+type loggedEvent struct {
+	op        observe.Op
+	keys      []string
+	results   []observe.Result
+	fragments []tmplcache.Fragment
+}
+
+func (l *regionLog) Enabled(context.Context) bool { return true }
+
+func (l *regionLog) Observe(ctx context.Context, e observe.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, loggedEvent{e.Op, slices.Clone(e.Keys), slices.Clone(e.Results), tmplcache.FragmentsFromContext(ctx)})
+}
+
+// during returns the events that happened while f ran.
+func (l *regionLog) during(f func()) []loggedEvent {
+	l.mu.Lock()
+	n := len(l.events)
+	l.mu.Unlock()
+	f()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events[n:])
+}
+
+// newObservedSite returns a site whose regions report to a regionLog.
+func newObservedSite(t *testing.T) (*site, *regionLog) {
+	t.Helper()
+	log := &regionLog{}
+	s, err := newSite(siteConfig{Observer: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s, log
+}
+
+// reads returns the read operations among events whose keys include one of
+// keys.
+func reads(events []loggedEvent, keys []string) []loggedEvent {
+	var out []loggedEvent
+	for _, e := range events {
+		switch e.op {
+		case observe.OpGet, observe.OpGetMulti, observe.OpGetOrCreate, observe.OpGetOrCreateMulti:
+			if slices.ContainsFunc(e.keys, func(k string) bool { return slices.Contains(keys, k) }) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// TestCollectionOneRegionRead checks that the cards of a page cost one
+// region call together: the home page's {% cachedfor %} and the tag page's
+// cachedEach read all their cards with one get_or_create_multi, cold or
+// warm, and render only those that are missing or retired.
+func TestCollectionOneRegionRead(t *testing.T) {
+	t.Parallel()
+	s, log := newObservedSite(t)
+
+	// The home page's cards, by the keys KeyFor gives for the by= value.
+	var cardKeys []string
+	for id := 10; id >= 5; id-- {
+		k, err := s.frags.KeyFor("home.html", "card", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cardKeys = append(cardKeys, k)
+	}
+	results := func(e loggedEvent) map[observe.Result]int {
+		m := map[observe.Result]int{}
+		for _, r := range e.results {
+			m[r]++
+		}
+		return m
+	}
+	check := func(what string, events []loggedEvent, want map[observe.Result]int) {
+		t.Helper()
+		rs := reads(events, cardKeys)
+		if len(rs) != 1 || rs[0].op != observe.OpGetOrCreateMulti || !slices.Equal(rs[0].keys, cardKeys) {
+			t.Fatalf("%s: the cards were read by %d region calls, want one get_or_create_multi of the 6 cards: %+v", what, len(rs), rs)
+		}
+		if got := results(rs[0]); !maps.Equal(got, want) {
+			t.Errorf("%s: results %v, want %v", what, got, want)
+		}
+	}
+
+	check("cold", log.during(func() { get(t, s, "/") }), map[observe.Result]int{observe.Created: 6})
+	// Warm, the section holds the cards: no card is read at all.
+	if rs := reads(log.during(func() { get(t, s, "/") }), cardKeys); len(rs) != 0 {
+		t.Errorf("warm: the cards were read %d times inside the cached section", len(rs))
+	}
+	// An edit of post 10 retires its card and the section: one read again,
+	// and one card rendered.
+	edit(t, s, 10, "Warming caches early", "Text.", "ops")
+	check("after an edit", log.during(func() { get(t, s, "/") }), map[observe.Result]int{observe.Hit: 5, observe.Created: 1})
+
+	// The tag and author pages' cachedEach: one call for the cards, which
+	// are the fragments tmplcache gives its context; and, cold, one read of
+	// the versions of the posts' tags, which the list adds at once.
+	htmlCards := func(path string, want map[observe.Result]int) {
+		t.Helper()
+		var calls []loggedEvent
+		tagReads := 0
+		for _, e := range log.during(func() { get(t, s, path) }) {
+			switch {
+			case e.op == observe.OpCreate:
+			case slices.ContainsFunc(e.keys, func(k string) bool { return strings.HasPrefix(k, "tmpl:site:card:") }):
+				calls = append(calls, e)
+			case slices.ContainsFunc(e.keys, func(k string) bool { return strings.HasPrefix(k, "tmpl:tag:post:") }):
+				tagReads++
+			}
+		}
+		n := 0
+		for _, c := range want {
+			n += c
+		}
+		if len(calls) != 1 || calls[0].op != observe.OpGetOrCreateMulti || len(calls[0].keys) != n || len(calls[0].fragments) != n {
+			t.Fatalf("GET %s: %d calls read cards, want one get_or_create_multi of %d cards: %+v", path, len(calls), n, calls)
+		}
+		for i, f := range calls[0].fragments {
+			if f.Template != htmlSet || f.Name != "card" || calls[0].keys[i] != f.FullKey {
+				t.Errorf("GET %s: card %d is fragment %s › %s of key %s, read as %s", path, i, f.Template, f.Name, f.FullKey, calls[0].keys[i])
+			}
+		}
+		if got := results(calls[0]); !maps.Equal(got, want) {
+			t.Errorf("GET %s: the cards' results %v, want %v", path, got, want)
+		}
+		if tagReads > 1 {
+			t.Errorf("GET %s: the versions of the posts' tags were read by %d region calls, want at most 1", path, tagReads)
+		}
+	}
+	htmlCards("/tags/caching", map[observe.Result]int{observe.Created: 5})                 // posts 7, 4, 3, 2, 1
+	htmlCards("/authors/mira", map[observe.Result]int{observe.Hit: 2, observe.Created: 2}) // 10, 9 new; 4, 1 shared
+}
+
+// TestTagDependents checks the edit message's account of each kind of tag
+// against the templates: with every page cached, retiring a tag renders
+// again exactly the fragments tagKinds names for it.
+func TestTagDependents(t *testing.T) {
+	t.Parallel()
+	s, log := newObservedSite(t)
+	pages := []string{"/", "/posts/10", "/posts/3", "/archive", "/tags/ops", "/tags/caching", "/tags/redis", "/authors/mira", "/authors/june", "/stats"}
+	for _, p := range pages {
+		get(t, s, p)
+	}
+	for _, tag := range []string{postTag(10), tagListTag("ops"), authorTag("mira"), titlesTag, tagCountsTag} {
+		events := log.during(func() {
+			if err := s.frags.InvalidateTags(context.Background(), tag); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pages {
+				if r := get(t, s, p); r.status != 200 {
+					t.Fatalf("GET %s: status %d", p, r.status)
+				}
+			}
+		})
+		// The fragments whose key a creation wrote.
+		got := map[string]bool{}
+		for _, e := range events {
+			if e.op != observe.OpCreate {
+				continue
+			}
+			for _, f := range e.fragments {
+				if slices.Contains(e.keys, s.frags.Key(f)) {
+					got[s.frags.TemplateName(f.Template)+" › "+f.Name] = true
+				}
+			}
+		}
+		want := map[string]bool{}
+		for _, d := range dependentsOf(tag) {
+			want[d.Template+" › "+d.Name] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("fragments rendered again after retiring %s (-tagKinds +rendered):\n%s", tag, diff)
+		}
+	}
+	if dependentsOf("nosuch") != nil || dependentsOf("posts") != nil {
+		t.Error("dependentsOf knows tags the site does not use")
 	}
 }
 
@@ -426,12 +670,78 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
+// pyramidConfig is a Pyramid application's .ini file, as Python reads it:
+// [DEFAULT] keys, a value continued on indented lines, %(here)s, keys
+// repeated in other sections, and a second application section.
+const pyramidConfig = `[DEFAULT]
+debug = true
+
+[app:main]
+use = egg:cache_notes
+pyramid.includes =
+    pyramid_debugtoolbar
+    pyramid_tm
+cache.default.backend = dogpile.cache.dbm
+cache.default.expiration_time = 120
+cache.default.arguments.filename = %(here)s/notes.db
+cache.local.backend = dogpile.cache.memcached
+cache.local.arguments.url =
+    127.0.0.1:11211
+    127.0.0.1:11212
+
+[app:admin]
+use = egg:cache_notes
+cache.default.backend = dogpile.cache.memory_pickle
+
+[server:main]
+use = egg:waitress#main
+debug = false
+`
+
+func TestConfigPyramidFile(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "development.ini", pyramidConfig)
+	settings, err := loadSettings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"cache.default.backend":            "dogpile.cache.dbm",
+		"cache.default.expiration_time":    "120",
+		"cache.default.arguments.filename": filepath.Join(filepath.Dir(path), "notes.db"),
+		"cache.local.backend":              "dogpile.cache.memcached",
+		"cache.local.arguments.url":        "\n127.0.0.1:11211\n127.0.0.1:11212",
+	}
+	if diff := cmp.Diff(want, settings); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+
+	// The default region from the file; the other section by name.
+	delete(settings, "cache.local.backend")
+	delete(settings, "cache.local.arguments.url")
+	s := newTestSite(t, 0, settings)
+	if r := get(t, s, "/"); r.status != 200 {
+		t.Errorf("GET /: status %d", r.status)
+	}
+	if _, err := os.Stat(want["cache.default.arguments.filename"].(string)); err != nil {
+		t.Errorf("the dbm region's file: %v", err)
+	}
+	admin, err := loadSettings(path + "#admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := admin["cache.default.backend"]; got != "dogpile.cache.memory_pickle" || len(admin) != 1 {
+		t.Errorf("[app:admin] settings: %v", admin)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ text, want string }{
-		{"cache.default.backend dogpile.cache.memory\n", `:1: expected "key = value"`},
-		{"# x\ncache.a = 1\ncache.a = 2\n", ":3: cache.a is already set on line 2"},
-		{" = 1\n", ":1: empty key"},
+		{"[app:main]\ncache.a = 1\ncache.a = 2\n", `key "cache.a" given twice`},
+		{"cache.default.backend = dogpile.cache.memory\n", "no section [app:main]"},
+		{"[app:main]\nother = 1\n", "has no cache.<region>.backend"},
+		{"[app:main]\ncache.default.arguments.filename = %(nowhere)s/x\n", "refers to no key"},
 	} {
 		_, err := loadSettings(writeFile(t, "bad.ini", tt.text))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -604,4 +914,48 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestDebugPanelGuard: the panel and the Server-Timing header are for the
+// browsers of this machine only; a request a proxy on this machine
+// forwarded (forwarding headers, forged or not) is a stranger's.
+func TestDebugPanelGuard(t *testing.T) {
+	s := newTestSite(t, 0, nil)
+	for _, tc := range []struct {
+		name   string
+		remote string
+		header [2]string
+		admit  bool
+	}{
+		{"this machine", "127.0.0.1:40000", [2]string{}, true},
+		{"this machine, IPv6", "[::1]:40000", [2]string{}, true},
+		{"another machine", "203.0.113.9:40000", [2]string{}, false},
+		{"forwarded by a local proxy", "127.0.0.1:40000", [2]string{"X-Forwarded-For", "203.0.113.9"}, false},
+		{"forged loopback X-Forwarded-For", "127.0.0.1:40000", [2]string{"X-Forwarded-For", "127.0.0.1"}, false},
+		{"Forwarded", "127.0.0.1:40000", [2]string{"Forwarded", "for=203.0.113.9"}, false},
+		{"X-Real-IP", "127.0.0.1:40000", [2]string{"X-Real-IP", "203.0.113.9"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/_dogpile/", "/"} {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.RemoteAddr = tc.remote
+				if tc.header[0] != "" {
+					req.Header.Set(tc.header[0], tc.header[1])
+				}
+				r := do(t, s, req)
+				if path == "/_dogpile/" {
+					if want := map[bool]int{true: http.StatusOK, false: http.StatusForbidden}[tc.admit]; r.status != want {
+						t.Errorf("%s: status %d, want %d", path, r.status, want)
+					}
+					continue
+				}
+				if r.status != http.StatusOK {
+					t.Fatalf("%s: status %d", path, r.status)
+				}
+				if got := r.header.Get("Server-Timing") != ""; got != tc.admit {
+					t.Errorf("%s: Server-Timing sent %v, want %v", path, got, tc.admit)
+				}
+			}
+		})
+	}
 }

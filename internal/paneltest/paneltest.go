@@ -1,96 +1,162 @@
 // Package paneltest drives the debug panel in headless Chromium, for the
-// browser tests of package debugpanel and of the sites that mount it.
+// browser tests of package debugpanel and of the sites that mount it. It
+// speaks the DevTools protocol to Chromium through chromedp.
 package paneltest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/dogpilego/dogpile/internal/webdriver"
+	"github.com/chromedp/chromedp"
 )
 
-// Browser is a headless Chromium session on one site.
+// Browser is a headless Chromium tab on one site.
 type Browser struct {
 	t      *testing.T
 	ctx    context.Context
-	s      *webdriver.Session
 	base   string
 	client *http.Client
 }
 
-// Open starts chromedriver and a headless Chromium session for the site at
-// base, whose JSON views client can fetch; both stop when t ends. Without
-// chromium and chromedriver the test is skipped, or fails under CI=true
-// (scripts/test-deps.sh installs them).
+// FindChromium returns the path of a Chromium (or Chrome) browser found in
+// PATH, or an error naming what is missing.
+func FindChromium() (string, error) {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no chromium in PATH (Debian package chromium; scripts/test-deps.sh installs it)")
+}
+
+// Open starts headless Chromium with a tab for the site at base, whose
+// JSON views client can fetch; the browser stops when t ends. Without
+// Chromium the test is skipped, or fails under CI=true.
+//
+// Chromium runs with a fresh profile in a temporary directory and without
+// its background connections, which a machine without a network refuses.
 func Open(t *testing.T, base string, client *http.Client) *Browser {
 	t.Helper()
-	browser, driverPath, err := webdriver.FindChrome()
+	path, err := FindChromium()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	driver, err := webdriver.Start(ctx, webdriver.DriverOptions{Path: driverPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(driver.Stop)
-	s, err := driver.NewSession(ctx, webdriver.ChromeOptions{
-		Binary: browser, Headless: true, UserDataDir: t.TempDir(), Width: 1400, Height: 1250,
+	out := &limitedBuffer{max: 64 << 10}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // as root, Chromium has no sandbox
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1250),
+		chromedp.CombinedOutput(out),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	ctx, cancel := context.WithTimeout(tabCtx, 60*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		cancelTab()
+		cancelAlloc() // waits for the browser to exit
 	})
-	if err != nil {
-		t.Fatalf("%v\nchromedriver log:\n%s", err, driver.Log())
+	// Start the browser now, so that a failure to start is reported as one.
+	if err := chromedp.Do(tabCtx); err != nil {
+		t.Fatalf("starting %s: %v\nits output:\n%s", path, err, out)
 	}
-	t.Cleanup(func() { _ = s.Delete(context.Background()) })
-	return &Browser{t: t, ctx: ctx, s: s, base: base, client: client}
+	return &Browser{t: t, ctx: ctx, base: base, client: client}
 }
 
-// Visit navigates to path on the site.
+// do runs actions in the tab, failing the test on an error.
+func (b *Browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// run runs one action and returns its value, failing the test on an error.
+func run[T any](b *Browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// Visit navigates to path on the site and waits for the page to load.
 func (b *Browser) Visit(path string) {
 	b.t.Helper()
-	if err := b.s.Navigate(b.ctx, b.base+path); err != nil {
-		b.t.Fatalf("navigate %s: %v", path, err)
-	}
+	b.do("navigate "+path, chromedp.Navigate(b.base+path))
 }
 
-func (b *Browser) find(css string) *webdriver.Element {
-	b.t.Helper()
-	e, err := b.s.FindElement(b.ctx, webdriver.ByCSS, css)
-	if err != nil {
-		b.t.Fatalf("find %s: %v", css, err)
-	}
-	return e
-}
-
-// Text returns the text of the first element matching css.
+// Text returns the rendered text of the first element matching css.
 func (b *Browser) Text(css string) string {
 	b.t.Helper()
-	txt, err := b.find(css).Text(b.ctx)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return txt
+	return run(b, "text of "+css, chromedp.Text(chromedp.CSS(css)))
 }
 
-// Script runs js in the page and decodes its result into out.
+// Script runs js in the page as the body of a function whose arguments
+// are args (JSON-encoded), and decodes its return value into out.
 func (b *Browser) Script(js string, args []any, out any) {
 	b.t.Helper()
-	if err := b.s.ExecuteScript(b.ctx, js, args, out); err != nil {
-		b.t.Fatalf("script: %v", err)
+	if args == nil {
+		args = []any{}
 	}
+	argv, err := json.Marshal(args)
+	if err != nil {
+		b.t.Fatalf("script arguments: %v", err)
+	}
+	raw := run(b, "script", chromedp.Evaluate[[]byte]("(function () {"+js+"\n}).apply(null, "+string(argv)+")"))
+	if err := json.Unmarshal(raw, out); err != nil {
+		b.t.Fatalf("script result %s: %v", raw, err)
+	}
+}
+
+// Click clicks the first element matching css.
+func (b *Browser) Click(css string) {
+	b.t.Helper()
+	b.click(css)
+}
+
+// click clicks the first element matching css.
+func (b *Browser) click(css string) {
+	b.t.Helper()
+	b.do("click "+css, chromedp.Click(chromedp.CSS(css)))
+}
+
+// typeInto empties the input matching css as a user would, then types
+// text into it.
+func (b *Browser) typeInto(css, text string) {
+	b.t.Helper()
+	var ok bool
+	b.Script(`var e = document.querySelector(arguments[0]);
+		if (!e) { return false; }
+		e.value = "";
+		e.dispatchEvent(new Event("input", {bubbles: true}));
+		return true;`, []any{css}, &ok)
+	if !ok {
+		b.t.Fatalf("no %s to type into", css)
+	}
+	b.do("type into "+css, chromedp.SendKeys(chromedp.CSS(css), text))
 }
 
 // getJSON fetches a panel JSON view outside the browser.
@@ -133,17 +199,31 @@ func (b *Browser) visibleRows(id string) int {
 	return n
 }
 
-// Screenshot saves the page as a PNG named name under $DOGPILE_ARTIFACTS,
-// or the test's temporary directory, and logs the path.
+// ArtifactsEnv names the environment variable that, when set, gives the
+// directory screenshots are saved in.
+const ArtifactsEnv = "DOGPILE_ARTIFACTS"
+
+// Screenshot saves the viewport as a PNG named name and logs the path:
+// in $DOGPILE_ARTIFACTS when it is set, else in the test's artifact
+// directory (testing.T.ArtifactDir: kept under -outputdir when the tests
+// run with -artifacts, a temporary directory otherwise).
 func (b *Browser) Screenshot(name string) {
 	b.t.Helper()
-	png, err := b.s.Screenshot(b.ctx)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	dir := os.Getenv("DOGPILE_ARTIFACTS")
+	b.save(name, run(b, "screenshot", chromedp.CaptureScreenshot()))
+}
+
+// ScreenshotElement saves a PNG of the first element matching css, whole
+// even where it is taller than the viewport, as Screenshot does.
+func (b *Browser) ScreenshotElement(css, name string) {
+	b.t.Helper()
+	b.save(name, run(b, "screenshot of "+css, chromedp.Screenshot(chromedp.CSS(css))))
+}
+
+func (b *Browser) save(name string, png []byte) {
+	b.t.Helper()
+	dir := os.Getenv(ArtifactsEnv)
 	if dir == "" {
-		dir = b.t.TempDir()
+		dir = b.t.ArtifactDir()
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
@@ -157,10 +237,29 @@ func (b *Browser) Screenshot(name string) {
 type panelList struct {
 	Requests []struct {
 		ID    uint64 `json:"id"`
+		Path  string `json:"path"`
 		Stats struct {
 			Ops int `json:"ops"`
 		} `json:"stats"`
 	} `json:"requests"`
+}
+
+// RequestPaths returns the paths of the requests the panel mounted at
+// /_dogpile/ kept, oldest first, and the ID of the first request of each
+// path.
+func (b *Browser) RequestPaths() (paths []string, first map[string]uint64) {
+	b.t.Helper()
+	var list panelList
+	b.getJSON("/_dogpile/requests.json", &list)
+	first = map[string]uint64{}
+	for i := len(list.Requests) - 1; i >= 0; i-- {
+		r := list.Requests[i]
+		paths = append(paths, r.Path)
+		if _, ok := first[r.Path]; !ok {
+			first[r.Path] = r.ID
+		}
+	}
+	return paths, first
 }
 
 type panelRequest struct {
@@ -174,9 +273,9 @@ type panelRequest struct {
 // per request, the oldest request's page with one row per operation, the
 // key filter (one term, two terms that must both match, letter case), and
 // sorting by a number and a text column. It saves screenshots of both
-// pages. The site must have served at least one request through the panel's
-// middleware.
-func (b *Browser) CheckPanel() {
+// pages, name+"-requests.png" and name+"-request.png". The site must have
+// served at least one request through the panel's middleware.
+func (b *Browser) CheckPanel(name string) {
 	t := b.t
 	var list panelList
 	b.getJSON("/_dogpile/requests.json", &list)
@@ -187,10 +286,7 @@ func (b *Browser) CheckPanel() {
 	// The list page: the count in the title and the header, one row per
 	// request.
 	b.Visit("/_dogpile/")
-	title, err := b.s.Title(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	title := run(b, "title", chromedp.Title())
 	if want := fmt.Sprintf("Dogpile · %d requests", len(list.Requests)); title != want {
 		t.Errorf("list title %q, want %q", title, want)
 	}
@@ -200,25 +296,24 @@ func (b *Browser) CheckPanel() {
 	if n := b.visibleRows("requests"); n != len(list.Requests) {
 		t.Errorf("%d request rows, want %d", n, len(list.Requests))
 	}
-	b.Screenshot("debugpanel-requests.png")
+	b.Screenshot(name + "-requests.png")
 
 	// Open the oldest request: the one that created values.
 	oldest := list.Requests[len(list.Requests)-1]
-	links, err := b.s.FindElements(b.ctx, webdriver.ByCSS, "#requests tbody tr td:first-child a")
-	if err != nil || len(links) != len(list.Requests) {
-		t.Fatalf("%d links, %v", len(links), err)
+	const links = "#requests tbody tr td:first-child a"
+	if n := len(run(b, "links", chromedp.Nodes(chromedp.CSSAll(links)))); n != len(list.Requests) {
+		t.Fatalf("%d links, want %d", n, len(list.Requests))
 	}
-	if err := links[len(links)-1].Click(b.ctx); err != nil {
-		t.Fatal(err)
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#requests tbody tr:last-child td:first-child a"))); err != nil {
+		t.Fatalf("following the link: %v", err)
 	}
-	u, _ := b.s.CurrentURL(b.ctx)
-	if !strings.HasSuffix(u, fmt.Sprintf("/_dogpile/requests/%d", oldest.ID)) {
+	if u := run(b, "location", chromedp.Location()); !strings.HasSuffix(u, fmt.Sprintf("/_dogpile/requests/%d", oldest.ID)) {
 		t.Fatalf("the link went to %s", u)
 	}
 	var req panelRequest
 	b.getJSON(fmt.Sprintf("/_dogpile/requests/%d.json", oldest.ID), &req)
 	ops := len(req.Operations)
-	if title, _ := b.s.Title(b.ctx); !strings.HasPrefix(title, fmt.Sprintf("Dogpile · %d ops", oldest.Stats.Ops)) {
+	if title := run(b, "title", chromedp.Title()); !strings.HasPrefix(title, fmt.Sprintf("Dogpile · %d ops", oldest.Stats.Ops)) {
 		t.Errorf("request title %q", title)
 	}
 	if n := b.visibleRows("ops"); n != ops || ops == 0 {
@@ -257,14 +352,8 @@ func (b *Browser) CheckPanel() {
 	if first == "" {
 		t.Fatal("no operation of the oldest request has a key: the filter cannot be checked")
 	}
-	box := b.find("#filter")
 	for _, query := range []string{first, first + " " + other, strings.ToUpper(first)} {
-		if err := box.Clear(b.ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := box.SendKeys(b.ctx, query); err != nil {
-			t.Fatal(err)
-		}
+		b.typeInto("#filter", query)
 		want := expect(query)
 		if got := b.visibleRows("ops"); got != want {
 			t.Errorf("filter %q shows %d rows, want %d", query, got, want)
@@ -276,19 +365,14 @@ func (b *Browser) CheckPanel() {
 			t.Errorf("filter %q hides nothing: the test proves nothing", query)
 		}
 	}
-	if err := box.Clear(b.ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := box.SendKeys(b.ctx, " "); err != nil { // no term: every row
-		t.Fatal(err)
-	}
+	b.typeInto("#filter", " ") // no term: every row
 	if got := b.visibleRows("ops"); got != ops {
 		t.Errorf("an empty filter shows %d rows, want %d", got, ops)
 	}
 
 	// Sorting: a click on "time (ms)" sorts ascending, a second descending.
 	const timeCol = 2
-	head := b.find("#ops thead th:nth-child(3)")
+	const timeHead = "#ops thead th:nth-child(3)"
 	numbers := func() []float64 {
 		var out []float64
 		for _, v := range b.visibleColumn("ops", timeCol) {
@@ -301,31 +385,53 @@ func (b *Browser) CheckPanel() {
 		return out
 	}
 	for _, dir := range []string{"ascending", "descending"} {
-		if err := head.Click(b.ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got, _, _ := head.Attribute(b.ctx, "aria-sort"); got != dir {
+		b.click(timeHead)
+		// Read in the page: chromedp's copy of the DOM learns of changed
+		// attributes from events that may still be on their way.
+		var got string
+		b.Script(`return document.querySelector(arguments[0]).getAttribute("aria-sort") || ""`, []any{timeHead}, &got)
+		if got != dir {
 			t.Errorf("aria-sort %q, want %q", got, dir)
 		}
-		got := numbers()
-		sorted := slices.IsSorted(got)
+		times := numbers()
+		sorted := slices.IsSorted(times)
 		if dir == "descending" {
-			sorted = slices.IsSortedFunc(got, func(a, b float64) int { return cmp.Compare(b, a) })
+			sorted = slices.IsSortedFunc(times, func(a, b float64) int { return cmp.Compare(b, a) })
 		}
-		if !sorted || len(got) != ops {
-			t.Errorf("%s by time: %v", dir, got)
+		if !sorted || len(times) != ops {
+			t.Errorf("%s by time: %v", dir, times)
 		}
 	}
 	// Text columns sort too; back to chronological order by the start
 	// column for the screenshot.
-	if err := b.find("#ops thead th:nth-child(4)").Click(b.ctx); err != nil {
-		t.Fatal(err)
-	}
+	b.click("#ops thead th:nth-child(4)")
 	if ops := b.visibleColumn("ops", 3); !slices.IsSorted(ops) {
 		t.Errorf("operations not sorted by name: %v", ops)
 	}
-	if err := b.find("#ops thead th:nth-child(2)").Click(b.ctx); err != nil {
-		t.Fatal(err)
+	b.click("#ops thead th:nth-child(2)")
+	b.Screenshot(name + "-request.png")
+}
+
+// limitedBuffer keeps the last max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf bytes.Buffer
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if over := b.buf.Len() - b.max; over > 0 {
+		b.buf.Next(over)
 	}
-	b.Screenshot("debugpanel-request.png")
+	return len(p), nil
+}
+
+// String returns what was kept.
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,41 +1,42 @@
 package testserver
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// This file holds a minimal client for the Redis protocol (RESP2), enough
-// to probe servers and set up clusters and sentinels.
-
-// respError is an error reply ("-ERR ...").
-type respError string
-
-func (e respError) Error() string { return string(e) }
-
-// redisDo sends one command on a new connection and returns the reply:
-// a string for simple and bulk strings, nil for a null bulk string or
-// array, an int64 for integers, []any for arrays, and a respError for an
-// error reply.
+// redisDo sends one command to the server at addr, through go-redis on a
+// connection of its own, and returns the reply: a string for simple and
+// bulk strings, nil for a null reply, an int64 for integers, []any for
+// arrays. An error reply is an error.
 func redisDo(addr string, args ...string) (any, error) {
-	conn, err := net.DialTimeout("tcp", addr, probeTimeout)
-	if err != nil {
-		return nil, err
+	c := redis.NewClient(&redis.Options{
+		Addr:            addr,
+		Protocol:        2, // sentinels and old servers speak RESP2
+		DisableIdentity: true,
+		MaxRetries:      -1,
+		DialTimeout:     probeTimeout,
+		ReadTimeout:     probeTimeout,
+		WriteTimeout:    probeTimeout,
+		PoolSize:        1,
+	})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	cmd := make([]any, len(args))
+	for i, a := range args {
+		cmd[i] = a
 	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(probeTimeout)); err != nil {
-		return nil, err
+	v, err := c.Do(ctx, cmd...).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
 	}
-	if _, err := conn.Write(respCommand(args...)); err != nil {
-		return nil, err
-	}
-	return readRESP(bufio.NewReader(conn))
+	return v, err
 }
 
 // redisString is redisDo for commands whose reply is a string.
@@ -49,63 +50,6 @@ func redisString(addr string, args ...string) (string, error) {
 		return "", fmt.Errorf("%s: unexpected reply %#v", args[0], v)
 	}
 	return s, nil
-}
-
-func respCommand(args ...string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return []byte(b.String())
-}
-
-func readRESP(r *bufio.Reader) (any, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 3 || !strings.HasSuffix(line, "\r\n") {
-		return nil, fmt.Errorf("malformed reply line %q", line)
-	}
-	kind, body := line[0], line[1:len(line)-2]
-	switch kind {
-	case '+':
-		return body, nil
-	case '-':
-		return respError(body), nil
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, err
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, err
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		arr := make([]any, n)
-		for i := range arr {
-			if arr[i], err = readRESP(r); err != nil {
-				return nil, err
-			}
-		}
-		return arr, nil
-	}
-	return nil, fmt.Errorf("unknown reply type %q", line)
 }
 
 // probeRedis checks that the server at addr answers PING and is the
