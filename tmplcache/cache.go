@@ -71,8 +71,35 @@ type fragmentID struct{ template, name string }
 // Option configures a Cache.
 type Option func(*Cache)
 
-// WithPrefix replaces DefaultPrefix at the start of every key.
-func WithPrefix(prefix string) Option { return func(c *Cache) { c.prefix = prefix } }
+// WithPrefix replaces DefaultPrefix at the start of every key. A prefix
+// is 1 to 48 bytes of [A-Za-z0-9._/-]: no ':', which ends it in a key
+// (see KeyName), and nothing Memcached cannot take. Another prefix makes
+// Render, RenderEach and InvalidateTags fail with an error wrapping
+// dogpile.ErrInvalidArgument.
+func WithPrefix(prefix string) Option {
+	return func(c *Cache) {
+		if !validPrefix(prefix) {
+			c.fail(fmt.Errorf("%w: WithPrefix(%q): a prefix is 1 to 48 bytes of [A-Za-z0-9._/-]", dogpile.ErrInvalidArgument, prefix))
+			return
+		}
+		c.prefix = prefix
+	}
+}
+
+// validPrefix reports whether p can start keys (see WithPrefix).
+func validPrefix(p string) bool {
+	if p == "" || len(p) > 48 {
+		return false
+	}
+	for i := range len(p) {
+		switch b := p[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '_', b == '/', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // WithRegion adds a named region, chosen per fragment (pongo2's
 // region="name").

@@ -85,22 +85,43 @@ func TestKeysAreUnambiguous(t *testing.T) {
 }
 
 func TestKeysFitMemcached(t *testing.T) {
-	c := tmplcache.New(nil, tmplcache.WithPrefix("site"))
 	long := strings.Repeat("très long nom ", 100)
-	for _, f := range []tmplcache.Fragment{
-		{Template: long, Name: long, Vary: []any{long}},
-		{Key: long + "\r\nflush_all\r\n"},
-		{Template: "a b\tc.html", Name: "side bar"},
-	} {
-		k := c.Key(f)
-		if len(k) > 250 || strings.ContainsAny(k, " \t\r\n") || !strings.HasPrefix(k, "site:") {
-			t.Errorf("key %q (%d bytes) does not fit Memcached", k, len(k))
-		}
-		for _, r := range k {
-			if r < 0x21 || r > 0x7e {
-				t.Errorf("key %q has byte %q", k, r)
+	for _, prefix := range []string{"site", strings.Repeat("p", 48)} {
+		c := tmplcache.New(nil, tmplcache.WithPrefix(prefix))
+		for _, f := range []tmplcache.Fragment{
+			{Template: long, Name: long, Vary: []any{long}},
+			{Key: long + "\r\nflush_all\r\n"},
+			{Template: "a b\tc.html", Name: "side bar"},
+		} {
+			k := c.Key(f)
+			if len(k) > 250 || strings.ContainsAny(k, " \t\r\n") || !strings.HasPrefix(k, prefix+":") {
+				t.Errorf("key %q (%d bytes) does not fit Memcached", k, len(k))
+			}
+			for _, r := range k {
+				if r < 0x21 || r > 0x7e {
+					t.Errorf("key %q has byte %q", k, r)
+				}
 			}
 		}
+	}
+}
+
+// TestPrefixErrors: a prefix that could not start every key (empty, too
+// long for Memcached's 250 bytes, a ':' that would end it early, a space)
+// is an error of every call, not keys that break.
+func TestPrefixErrors(t *testing.T) {
+	ctx := context.Background()
+	region := memRegion(t, time.Hour)
+	for _, prefix := range []string{"", strings.Repeat("p", 49), "site:v2", "my site", "pré"} {
+		c := tmplcache.New(region, tmplcache.WithPrefix(prefix))
+		_, err := c.Render(ctx, tmplcache.Fragment{Template: "t.html", Name: "f"}, tmplcache.RenderOptions{}, func(context.Context) (string, error) { return "x", nil })
+		if !errors.Is(err, dogpile.ErrInvalidArgument) || !strings.Contains(err.Error(), "WithPrefix") {
+			t.Errorf("WithPrefix(%q): Render error %v, want one wrapping ErrInvalidArgument that names WithPrefix", prefix, err)
+		}
+		if err := c.InvalidateTags(ctx, "t"); !errors.Is(err, dogpile.ErrInvalidArgument) {
+			t.Errorf("WithPrefix(%q): InvalidateTags error %v", prefix, err)
+		}
+		c.Close()
 	}
 }
 

@@ -65,8 +65,9 @@ func Trace(ctx context.Context) []Level {
 // "k:" and the explicit key, as Key wrote them (cut, characters outside
 // [A-Za-z0-9._/:#-] replaced by '_'). For the key of a tag's version it
 // returns the tag, with tag true; a tag written with a hash gives its
-// readable part, the text before '~'. ok is false for other keys. The
-// Cache's prefix is taken to end at the key's first ':'.
+// readable part, the text before '~'. ok is false for other keys. A
+// Cache's prefix ends at the key's first ':', since it has none (see
+// WithPrefix).
 func KeyName(key string) (name string, tag, ok bool) {
 	_, rest, found := strings.Cut(key, ":")
 	if !found {
