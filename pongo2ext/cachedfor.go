@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 
 	"github.com/flosch/pongo2/v6"
 
@@ -142,7 +141,7 @@ func (n *cachedForNode) Execute(ec *pongo2.ExecutionContext, w pongo2.TemplateWr
 		}
 	}
 
-	r := &eachRender{n: n, parent: ec, items: items}
+	r := &eachRender{n: n, items: items, pageCopy: pageCopy{parent: ec}}
 	htmls, err := c.RenderEach(Context(ec), fs, o, r.render)
 	if err != nil {
 		r.leave()
@@ -192,37 +191,18 @@ func (n *cachedForNode) uncached(ec *pongo2.ExecutionContext, items []*pongo2.Va
 }
 
 // eachRender renders the items of a collection for the region, each in a
-// child context of its own (see bodyRender): a copy of the page's context
-// made once, by the first render or by leave, with the item and a forloop
-// of its own.
+// child context of its own, made from the page's copy (see pageCopy) with
+// the item and a forloop of its own. The page calls leave only when
+// RenderEach failed, and so may go on rendering: RenderEach returns its
+// results only once every rendering is done.
 type eachRender struct {
 	n     *cachedForNode
 	items []*pongo2.Value
-
-	mu     sync.Mutex
-	parent *pongo2.ExecutionContext // nil once base is made
-	base   *pongo2.ExecutionContext
+	pageCopy
 }
-
-// copied returns the copy of the page's context, making it on first use.
-func (r *eachRender) copied() *pongo2.ExecutionContext {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.base == nil {
-		r.base = pongo2.NewChildExecutionContext(r.parent)
-		snapshotLoop(r.base)
-		r.parent = nil
-	}
-	return r.base
-}
-
-// leave is called by the page before it goes on when RenderEach failed,
-// and so may go on rendering: RenderEach returns its results only once
-// every rendering is done.
-func (r *eachRender) leave() { r.copied() }
 
 func (r *eachRender) render(ctx context.Context, i int) (string, error) {
-	base := r.copied() // read, never written, by every render
+	base := r.get() // read, never written, by every render
 	child := pongo2.NewChildExecutionContext(base)
 	loop := newLoop(base.Private["forloop"])
 	setLoop(loop, i, len(r.items))

@@ -90,7 +90,7 @@ func (n *cachedNode) Execute(ec *pongo2.ExecutionContext, w pongo2.TemplateWrite
 		return perr
 	}
 
-	r := &bodyRender{parent: ec, body: n.body}
+	r := &bodyRender{body: n.body, pageCopy: pageCopy{parent: ec}}
 	html, err := c.Render(Context(ec), f, o, r.render)
 	r.leave()
 	if err != nil {
@@ -112,39 +112,43 @@ func (b *block) renderError(ec *pongo2.ExecutionContext, err error) *pongo2.Erro
 	return ec.OrigError(fmt.Errorf("pongo2ext: fragment %q: %w", b.name, err), b.start)
 }
 
-// bodyRender renders a block's body for the region, in a child execution
-// context of the page's. The region may call render on a goroutine of its
-// own, also after Render has returned (dogpile.WithAsyncCreation, or a
-// page whose context ended while it waited), when the page has moved on
-// and changes its context: a {% set %}, the next iteration of an enclosing
-// {% for %}, which updates its forloop in place. So the child context is a
-// copy, made while the page waits: by render, if it runs first, or by
-// leave, which the page calls before it goes on.
+// pageCopy is a child execution context of the page's, made once, for
+// renderings the region may run on a goroutine of its own, also after
+// the region call has returned (dogpile.WithAsyncCreation, or a page whose
+// context ended while it waited), when the page has moved on and changes
+// its context: a {% set %}, the next iteration of an enclosing {% for %},
+// which updates its forloop in place. So the copy is made while the page
+// waits: by the first rendering, if it runs first, or by leave, which the
+// page calls before it goes on.
+type pageCopy struct {
+	mu     sync.Mutex
+	parent *pongo2.ExecutionContext // nil once the copy is made
+	copy   *pongo2.ExecutionContext
+}
+
+// get returns the copy, making it on first use.
+func (p *pageCopy) get() *pongo2.ExecutionContext {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.copy == nil {
+		p.copy = pongo2.NewChildExecutionContext(p.parent)
+		snapshotLoop(p.copy)
+		p.parent = nil
+	}
+	return p.copy
+}
+
+// leave makes the copy, if no rendering did, before the page goes on.
+func (p *pageCopy) leave() { p.get() }
+
+// bodyRender renders a block's body for the region, in the page's copy.
 type bodyRender struct {
 	body *pongo2.NodeWrapper
-
-	mu     sync.Mutex
-	parent *pongo2.ExecutionContext // nil once the child is made
-	child  *pongo2.ExecutionContext
+	pageCopy
 }
-
-// context returns the child context, making it on first use.
-func (r *bodyRender) context() *pongo2.ExecutionContext {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.child == nil {
-		r.child = pongo2.NewChildExecutionContext(r.parent)
-		snapshotLoop(r.child)
-		r.parent = nil
-	}
-	return r.child
-}
-
-// leave is called by the page before it goes on.
-func (r *bodyRender) leave() { r.context() }
 
 func (r *bodyRender) render(ctx context.Context) (string, error) {
-	child := r.context()
+	child := r.get()
 	child.Private[ContextKey] = ctx // nested fragments keep the chain
 	var b strings.Builder
 	if perr := r.body.Execute(child, &b); perr != nil {
