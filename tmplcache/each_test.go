@@ -318,9 +318,9 @@ func TestRenderEachContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The tag versions are read in the default region too: those the items
-	// declare in the creation, one for both, and those AddTags adds in each
-	// item's rendering.
-	if want := "[get_multi 1,2 get_multi 1 get_multi 2 create 1,2 get_or_create_multi 1,2]"; fmt.Sprint(calls) != want {
+	// declare, before they render, and those AddTags adds while each item
+	// renders, after all of them: one read each for the whole collection.
+	if want := "[get_multi 1,2 get_multi 1,2 create 1,2 get_or_create_multi 1,2]"; fmt.Sprint(calls) != want {
 		t.Errorf("observed %v, want %s", calls, want)
 	}
 	if err := c.InvalidateTags(ctx, "extra:1"); err != nil {

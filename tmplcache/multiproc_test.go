@@ -315,7 +315,8 @@ func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 // its items are missing (a pipeline of SET ... PX, since entries carry the
 // server-side time to live, which MSET cannot give), one MGET when they are
 // cached; tagged items add one MGET of their tags' versions while this
-// process does not hold them, and nothing once it does.
+// process does not hold them, and nothing once it does, whether the items
+// declare their tags or add them while they render.
 func TestRenderEachRedisRoundTrips(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartRedis(t)
@@ -336,7 +337,13 @@ func TestRenderEachRedisRoundTrips(t *testing.T) {
 	c := tmplcache.New(r, tmplcache.WithTagRefresh(time.Hour))
 	defer c.Close()
 	ctx := context.Background()
-	render := func(_ context.Context, i int) (string, error) { return fmt.Sprint("<card ", i, ">"), nil }
+	adding := false // whether each card adds a tag of its own with AddTags
+	render := func(ctx context.Context, i int) (string, error) {
+		if adding {
+			tmplcache.AddTags(ctx, fmt.Sprint("author:", i))
+		}
+		return fmt.Sprint("<card ", i, ">"), nil
+	}
 	collection := func(tagged bool, ids ...int) []tmplcache.Fragment {
 		fs := cards(ids...)
 		if !tagged {
@@ -349,21 +356,26 @@ func TestRenderEachRedisRoundTrips(t *testing.T) {
 	if _, err := c.RenderEach(ctx, collection(false, 0), tmplcache.RenderOptions{}, render); err != nil { // connects
 		t.Fatal(err)
 	}
-	ids := make([]int, 100)
+	ids, others := make([]int, 100), make([]int, 100)
 	for i := range ids {
-		ids[i] = i + 1
+		ids[i], others[i] = i+1, i+201
 	}
 	for _, step := range []struct {
 		name     string
 		fs       []tmplcache.Fragment
+		adding   bool
 		trips    int64
 		commands string
 	}{
-		{"100 missing", collection(false, ids...), 2, "map[mget:1 set:100]"},
-		{"100 cached", collection(false, ids...), 1, "map[mget:1]"},
-		{"100 tagged missing", collection(true, slices.Concat(ids, []int{101})...), 3, "map[mget:2 set:1]"},
-		{"100 tagged cached, versions held", collection(true, slices.Concat(ids, []int{101})...), 1, "map[mget:1]"},
+		{"100 missing", collection(false, ids...), false, 2, "map[mget:1 set:100]"},
+		{"100 cached", collection(false, ids...), false, 1, "map[mget:1]"},
+		{"100 tagged missing", collection(true, slices.Concat(ids, []int{101})...), false, 3, "map[mget:2 set:1]"},
+		{"100 tagged cached, versions held", collection(true, slices.Concat(ids, []int{101})...), false, 1, "map[mget:1]"},
+		// Tags AddTags adds while the items render: their versions are
+		// read in one call after the items rendered, not one per item.
+		{"100 missing adding tags", collection(false, others...), true, 3, "map[mget:2 set:100]"},
 	} {
+		adding = step.adding
 		before := commandCounts(t, raw)
 		trips := hook.n.Load()
 		out, err := c.RenderEach(ctx, step.fs, tmplcache.RenderOptions{}, render)

@@ -1,6 +1,7 @@
 package tmplcache
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -49,6 +50,11 @@ type recorder struct {
 	closed bool             // the rendering ended: its tags are taken
 	tags   map[string]int64 // each tag with the least version met
 	err    error            // of a tag version AddTags could not read
+	// deferred makes AddTags leave the versions of the tags it adds to be
+	// read later, with those of the other items of a collection, in one
+	// call; pending holds those tags meanwhile.
+	deferred bool
+	pending  []string
 	// start is when the outermost rendering around this one started, in
 	// Unix nanoseconds: versions are recorded as at most start, so that a
 	// tag invalidated while the fragment rendered, after it may have read
@@ -120,6 +126,33 @@ func (r *recorder) fail(err error) {
 		r.err = err
 	}
 	r.mu.Unlock()
+}
+
+// addPending keeps tags for a later read of their versions, and reports
+// whether r defers them.
+func (r *recorder) addPending(tags []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.deferred || r.closed {
+		return false
+	}
+	for _, tag := range tags {
+		if tag != "" {
+			r.pending = append(r.pending, tag)
+		}
+	}
+	return true
+}
+
+// takePending stops deferring and returns the tags kept meanwhile: tags
+// added after the rendering returned have their versions read at once.
+func (r *recorder) takePending() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deferred = false
+	p := r.pending
+	r.pending = nil
+	return p
 }
 
 // close ends the rendering and returns its tags.
@@ -285,20 +318,35 @@ type renderCall struct {
 
 // create renders the fragment for the region.
 func (call *renderCall) create(ctx context.Context) (entry, error) {
-	return call.c.renderEntry(ctx, call.f, call.key, call.parent, renderStart(call.parent), nil, call.render)
+	html, rec, err := call.c.rendering(ctx, call.f, call.key, call.parent, renderStart(call.parent), nil, false, call.render)
+	if err != nil {
+		return entry{}, err
+	}
+	return rec.entry(html)
 }
 
-// renderEntry renders fragment f, of key key, for the region: in a
+// entry closes r and returns the entry of a rendering that gave html.
+func (r *recorder) entry(html string) (entry, error) {
+	tags, err := r.close()
+	if err != nil {
+		return entry{}, err
+	}
+	return entry{HTML: html, Tags: tags}, nil
+}
+
+// rendering renders fragment f, of key key, for the region: in a
 // rendering frame that records versions against start (see
 // recorder.start), with the versions of its declared tags read before it
-// renders (known, when the caller read them already).
-func (c *Cache) renderEntry(ctx context.Context, f Fragment, key string, parent *frame, start int64, known map[string]int64, render func(context.Context) (string, error)) (entry, error) {
-	fr := &frame{Context: ctx, c: c, f: f, key: key, parent: parent, rec: &recorder{start: start}}
+// renders (known, when the caller read them already). It returns the
+// rendering's recorder, still open unless render failed; with deferTags,
+// the tags AddTags added are pending in it.
+func (c *Cache) rendering(ctx context.Context, f Fragment, key string, parent *frame, start int64, known map[string]int64, deferTags bool, render func(context.Context) (string, error)) (string, *recorder, error) {
+	fr := &frame{Context: ctx, c: c, f: f, key: key, parent: parent, rec: &recorder{start: start, deferred: deferTags}}
 	if len(f.Tags) > 0 {
 		if known == nil {
 			var err error
 			if known, err = c.tags.versions(ctx, f.Tags); err != nil {
-				return entry{}, err
+				return "", nil, err
 			}
 		}
 		declared := make(map[string]int64, len(f.Tags))
@@ -310,14 +358,11 @@ func (c *Cache) renderEntry(ctx context.Context, f Fragment, key string, parent 
 		fr.rec.depend(declared)
 	}
 	html, err := render(fr)
-	tags, tagErr := fr.rec.close()
 	if err != nil {
-		return entry{}, err
+		fr.rec.close()
+		return "", nil, err
 	}
-	if tagErr != nil {
-		return entry{}, tagErr
-	}
-	return entry{HTML: html, Tags: tags}, nil
+	return html, fr.rec, nil
 }
 
 // RenderEach returns the HTML of every fragment of fs, in order, from the
@@ -327,8 +372,10 @@ func (c *Cache) renderEntry(ctx context.Context, f Fragment, key string, parent 
 // retired by a tag are rendered, each once under the dogpile lock's rules
 // (render(ctx, i) renders item i), and written with one backend write.
 // Items with the same key are rendered once and share their HTML. The
-// tags of every item are reported to the fragment being rendered around
-// the collection, as Render reports a fragment's.
+// versions of the items' declared tags are read in one call before they
+// render, and those of the tags AddTags adds while they render in one call
+// after them. The tags of every item are reported to the fragment being
+// rendered around the collection, as Render reports a fragment's.
 //
 // render's context carries fs[i] as Render's carries its fragment. Items
 // are rendered one after the other, in order. An error of render, or an
@@ -404,7 +451,10 @@ type eachCall struct {
 }
 
 // create renders the missing items for the region, after reading the
-// versions of all their declared tags at once.
+// versions of all their declared tags at once, and reads those of the
+// tags AddTags added while they rendered at once too, after them: an
+// invalidation meanwhile still retires them, since no version newer than
+// start is recorded.
 func (call *eachCall) create(ctx context.Context, missing []string) (map[string]entry, error) {
 	start := renderStart(call.parent)
 	var declared []string
@@ -418,16 +468,57 @@ func (call *eachCall) create(ctx context.Context, missing []string) (map[string]
 			return nil, err
 		}
 	}
-	out := make(map[string]entry, len(missing))
+	type item struct {
+		html    string
+		rec     *recorder
+		pending []string
+	}
+	done := make(map[string]item, len(missing))
+	var added []string
 	for _, k := range missing {
 		i := call.first[k]
-		e, err := call.c.renderEntry(ctx, call.fs[i], k, call.parent, start, known, func(ctx context.Context) (string, error) {
+		html, rec, err := call.c.rendering(ctx, call.fs[i], k, call.parent, start, known, true, func(ctx context.Context) (string, error) {
 			return call.render(ctx, i)
 		})
 		if err != nil {
+			for _, it := range done {
+				it.rec.close()
+			}
 			return nil, fmt.Errorf("item %d, %s: %w", i, describe(call.fs[i]), err)
 		}
+		pending := rec.takePending()
+		added = append(added, pending...)
+		done[k] = item{html, rec, pending}
+	}
+	var versions map[string]int64
+	if len(added) > 0 {
+		var err error
+		if versions, err = call.c.tags.versions(ctx, added); err != nil {
+			for _, it := range done {
+				it.rec.close()
+			}
+			return nil, err
+		}
+	}
+	out := make(map[string]entry, len(missing))
+	var errs error
+	for k, it := range done {
+		if len(it.pending) > 0 {
+			mine := make(map[string]int64, len(it.pending))
+			for _, tag := range it.pending {
+				mine[tag] = versions[tag]
+			}
+			it.rec.depend(mine)
+		}
+		e, err := it.rec.entry(it.html)
+		if err != nil {
+			errs = cmp.Or(errs, fmt.Errorf("item %d, %s: %w", call.first[k], describe(call.fs[call.first[k]]), err))
+			continue
+		}
 		out[k] = e
+	}
+	if errs != nil {
+		return nil, errs
 	}
 	return out, nil
 }

@@ -25,10 +25,12 @@ import (
 // ignored.
 //
 // The version of a tag this process has not read yet is read from the tag
-// region at once; if that read fails, the rendering fails with its error.
+// region at once, or, for an item of a collection (RenderEach), with those
+// of the other items' tags in one read after they rendered; if that read
+// fails, the rendering fails with its error.
 func AddTags(ctx context.Context, tags ...string) {
 	fr := renderingFrom(ctx)
-	if fr == nil || len(tags) == 0 {
+	if fr == nil || len(tags) == 0 || fr.rec.addPending(tags) {
 		return
 	}
 	versions, err := fr.c.tags.versions(ctx, tags)

@@ -635,7 +635,7 @@ func TestTagsUnderContention(t *testing.T) {
 func TestInvalidationWhileRendering(t *testing.T) {
 	ctx := context.Background()
 	for _, where := range []string{"this process", "another process"} {
-		for _, how := range []string{"AddTags", "declared by an inner fragment", "declared by a collection item"} {
+		for _, how := range []string{"AddTags", "declared by an inner fragment", "declared by a collection item", "added by a collection item"} {
 			t.Run(where+"/"+how, func(t *testing.T) {
 				region := memRegion(t, time.Hour)
 				c := tmplcache.New(region)
@@ -663,6 +663,13 @@ func TestInvalidationWhileRendering(t *testing.T) {
 					case "AddTags":
 						tmplcache.AddTags(ctx, "post:1")
 						return read, nil
+					case "added by a collection item":
+						items := []tmplcache.Fragment{{Template: "t.html", Name: "item", Vary: []any{1}}}
+						out, err := c.RenderEach(ctx, items, tmplcache.RenderOptions{}, func(ctx context.Context, _ int) (string, error) {
+							tmplcache.AddTags(ctx, "post:1")
+							return read, nil
+						})
+						return strings.Join(out, ""), err
 					case "declared by an inner fragment":
 						inner := tmplcache.Fragment{Template: "t.html", Name: "inner", Tags: []string{"post:1"}}
 						return c.Render(ctx, inner, tmplcache.RenderOptions{}, func(context.Context) (string, error) { return read, nil })
