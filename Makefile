@@ -4,12 +4,14 @@
 
 GO ?= go
 GOTESTFLAGS ?= -race -count=1
+# Where the browser tests save their screenshots.
+ARTIFACTS ?= $(CURDIR)/artifacts
 
 .PHONY: test demo vet bench
 
 test:
 	bash scripts/test-deps.sh
-	$(GO) test $(GOTESTFLAGS) ./...
+	DOGPILE_ARTIFACTS=$(ARTIFACTS) $(GO) test $(GOTESTFLAGS) ./...
 	cd benchmarks && $(GO) vet ./...
 
 demo:
