@@ -27,8 +27,9 @@ import (
 // The settings are PasteDeploy's settings for the application, and one
 // more: "use", the name of the application's factory, which PasteDeploy
 // takes out of them. A key given twice in one section is an error, as it
-// is to configparser.
-// The file is read by gopkg.in/ini.v1.
+// is to configparser; so are references nested deeper than configparser
+// allows (10, a loop) and, unlike configparser, a value longer than 1 MiB
+// once its references are replaced. The file is read by gopkg.in/ini.v1.
 func ReadINI(filename, section string) (map[string]any, error) {
 	path, err := filepath.Abs(filename)
 	if err != nil {
@@ -97,6 +98,10 @@ func pythonValue(v string) string {
 // maxInterpolationDepth is configparser's MAX_INTERPOLATION_DEPTH.
 const maxInterpolationDepth = 10
 
+// maxValueLen bounds a value after interpolation: a few lines of
+// references to references can otherwise ask for gigabytes.
+const maxValueLen = 1 << 20
+
 // interpolate returns the value of key with configparser's
 // BasicInterpolation applied: %(name)s and %%.
 func interpolate(vals map[string]string, key string, depth int) (string, error) {
@@ -129,6 +134,9 @@ func interpolate(vals map[string]string, key string, depth int) (string, error) 
 			sub, err := interpolate(vals, name, depth+1)
 			if err != nil {
 				return "", err
+			}
+			if b.Len()+len(sub) > maxValueLen {
+				return "", fmt.Errorf("value of %q: longer than %d bytes once interpolated", key, maxValueLen)
 			}
 			b.WriteString(sub)
 			i += end + 1

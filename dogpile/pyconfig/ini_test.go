@@ -161,6 +161,8 @@ func TestReadINIErrors(t *testing.T) {
 		{"unknown reference", "[app:main]\na = %(nope)s\n", "app:main", "refers to no key"},
 		{"reference loop", "[app:main]\na = %(b)s\nb = %(a)s\n", "app:main", "deeper than"},
 		{"stray percent", "[app:main]\na = 50%\n", "app:main", "must be followed"},
+		// Eight lines that would expand to 100 MB.
+		{"reference bomb", "[app:main]\na = xxxxxxxxxx\n" + bomb("abcdefgh"), "app:main", "longer than 1048576 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pyconfig.ReadINI(write(strings.ReplaceAll(tc.name, " ", "_")+".ini", tc.src), tc.section)
@@ -172,4 +174,18 @@ func TestReadINIErrors(t *testing.T) {
 	if _, err := pyconfig.ReadINI(filepath.Join(dir, "absent.ini"), "app:main"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ReadINI of a missing file = %v, want os.ErrNotExist", err)
 	}
+}
+
+// bomb returns lines in which each key of names after the first refers
+// ten times to the one before it.
+func bomb(names string) string {
+	var b strings.Builder
+	for i := 1; i < len(names); i++ {
+		b.WriteString(names[i:i+1] + " =")
+		for range 10 {
+			b.WriteString(" %(" + names[i-1:i] + ")s")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
