@@ -178,8 +178,7 @@ func (p *ArgParser) Seconds(name string, def time.Duration) time.Duration {
 }
 
 // Strings returns name as a list: a []string, a []any of strings, or a
-// string of items separated by commas or newlines ("127.0.0.1, 10.0.0.1",
-// or a server per line as an .ini file continues a value).
+// string of items as SplitList reads it.
 func (p *ArgParser) Strings(name string) []string {
 	v, ok := p.lookup(name)
 	if !ok {
@@ -189,13 +188,7 @@ func (p *ArgParser) Strings(name string) []string {
 	case []string:
 		return slices.Clone(l)
 	case string:
-		var out []string
-		for part := range strings.FieldsFuncSeq(l, func(r rune) bool { return r == ',' || r == '\n' }) {
-			if part = strings.TrimSpace(part); part != "" {
-				out = append(out, part)
-			}
-		}
-		return out
+		return SplitList(l)
 	case []any:
 		out := make([]string, 0, len(l))
 		for _, e := range l {
@@ -272,4 +265,18 @@ func toDuration(v any) (time.Duration, error) {
 		return time.ParseDuration(s)
 	}
 	return 0, fmt.Errorf("%T is not a duration", v)
+}
+
+// SplitList reads a list given as text, as configuration files give
+// them: items separated by commas or newlines ("127.0.0.1, 10.0.0.1", or
+// an item per line as an .ini file continues a value), each trimmed,
+// empty ones dropped. It returns nil for a text without items.
+func SplitList(s string) []string {
+	var out []string
+	for part := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

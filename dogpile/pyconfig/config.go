@@ -38,7 +38,7 @@ const (
 //	                                      -1, None or absent: never expire
 //	cache.users.arguments.<name>          backend argument <name> ("arguments.a.b" is "a.b")
 //	cache.users.wrap                      proxies registered with RegisterProxy,
-//	                                      comma-separated or a []string, or driver.Proxy
+//	                                      separated by commas or newlines, a []string, or driver.Proxy
 //	                                      values ([]driver.Proxy, or []any mixing both);
 //	                                      outermost first
 //	cache.users.replace_existing_backend  true to reconfigure a configured region
@@ -226,18 +226,16 @@ func configSeconds(v any) (time.Duration, error) {
 	return d, nil
 }
 
-// configProxies reads wrap: proxy names (comma-separated or a list), Proxy
-// values, or a list mixing both.
+// configProxies reads wrap: proxy names (text, as driver.SplitList reads
+// it, or a list), Proxy values, or a list mixing both.
 func configProxies(v any) ([]driver.Proxy, error) {
 	var items []any
 	switch w := v.(type) {
 	case nil:
 		return nil, nil
 	case string:
-		for part := range strings.SplitSeq(w, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				items = append(items, part)
-			}
+		for _, part := range driver.SplitList(w) {
+			items = append(items, part)
 		}
 	case []string:
 		for _, s := range w {

@@ -101,6 +101,7 @@ func TestConfigureFromConfigWrap(t *testing.T) {
 		{"comma-separated names", " test.proxy.a , test.proxy.b ", []string{"A", "B"}},
 		{"one name", pxRegB, []string{"B"}},
 		{"names in reverse", "test.proxy.b,test.proxy.a", []string{"B", "A"}},
+		{"a name per line", "\ntest.proxy.a\ntest.proxy.b", []string{"A", "B"}},
 		{"list of names", []string{pxRegA, pxRegB}, []string{"A", "B"}},
 		{"[]any of names and proxies", []any{pxRegA, pxNaming("X")}, []string{"A", "X"}},
 		{"[]Proxy", []driver.Proxy{pxNaming("X"), pxNaming("Y")}, []string{"X", "Y"}},

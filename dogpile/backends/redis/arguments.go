@@ -787,7 +787,7 @@ func sentinelOptions(f flavor, args driver.Arguments, p *driver.ArgParser) (*gor
 }
 
 // addresses reads a list of servers: "host:port" strings (a list, or one
-// string separated by commas), [host, port] pairs, or {"host": ..,
+// string as driver.SplitList reads it), [host, port] pairs, or {"host": ..,
 // "port": ..} maps. A host without a port gets defPort. A bad list is
 // reported through p.
 func addresses(p *driver.ArgParser, name string, defPort int) []string {
@@ -802,10 +802,8 @@ func addresses(p *driver.ArgParser, name string, defPort int) []string {
 	var elems []any
 	switch l := v.(type) {
 	case string:
-		for part := range strings.SplitSeq(l, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				elems = append(elems, part)
-			}
+		for _, part := range driver.SplitList(l) {
+			elems = append(elems, part)
 		}
 	case []string:
 		for _, e := range l {

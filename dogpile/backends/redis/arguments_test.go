@@ -454,6 +454,7 @@ func TestArgumentsSentinel(t *testing.T) {
 		[]any{[]any{"10.0.0.1", 26379}, []any{"10.0.0.2", "26380"}},
 		[][]any{{"10.0.0.1", 26379.0}, {"10.0.0.2", 26380}},
 		"10.0.0.1:26379, 10.0.0.2:26380",
+		"\n10.0.0.1:26379\n10.0.0.2:26380", // a server per line, as an .ini file continues a value
 	} {
 		args := driver.Arguments{
 			"sentinels": sentinels, "service_name": "pifpaf", "db": 3, "password": "pw", "socket_timeout": 2,
@@ -497,6 +498,7 @@ func TestArgumentsCluster(t *testing.T) {
 		[]any{map[string]any{"host": "10.0.0.1", "port": 7000}, map[string]any{"host": "10.0.0.2", "port": "7001"}},
 		[]map[string]any{{"host": "10.0.0.1", "port": 7000}, {"host": "10.0.0.2", "port": 7001}},
 		"10.0.0.1:7000,10.0.0.2:7001",
+		"10.0.0.1:7000\n10.0.0.2:7001\n",
 	} {
 		b := open(t, ClusterName, driver.Arguments{"startup_nodes": nodes, "socket_timeout": 1, "password": "pw"})
 		o := clusterOpts(t, b)
