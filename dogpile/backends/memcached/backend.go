@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,10 +91,12 @@ type Backend struct {
 	lockTTL     int64         // seconds, the lock's server-side TTL
 	lockWait    time.Duration // how long a blocking Acquire waits at most: lockTTL and a poll
 
-	// ttl is the server-side TTL of values in seconds: 0 for none, -1
-	// until a region reports its expiration (none meanwhile).
-	ttl      atomic.Int64
-	ttlFixed bool // Options.ServerTTL was not zero
+	// The server-side TTL of values: fixedTTL seconds (0: none) when
+	// ttlFixed (Options.ServerTTL was not zero), otherwise derived from
+	// the regions using the backend.
+	ttlFixed bool
+	fixedTTL int64
+	derived  driver.DerivedTTL
 }
 
 var (
@@ -143,13 +144,8 @@ func newBackend(client *memcache.Client, opts Options) (*Backend, error) {
 	}
 	b.lockTTL = lockTTL(timeout)
 	b.lockWait = lockPollMax + time.Duration(min(b.lockTTL, math.MaxInt64/int64(time.Second)-1))*time.Second
-	switch b.ttlFixed = opts.ServerTTL != 0; {
-	case opts.ServerTTL == NoServerTTL:
-		b.ttl.Store(0)
-	case b.ttlFixed:
-		b.ttl.Store(ceilSeconds(opts.ServerTTL))
-	default:
-		b.ttl.Store(-1)
+	if b.ttlFixed = opts.ServerTTL != 0; b.ttlFixed && opts.ServerTTL != NoServerTTL {
+		b.fixedTTL = ceilSeconds(opts.ServerTTL)
 	}
 	return b, nil
 }
@@ -168,7 +164,16 @@ func (b *Backend) StoredKey(key string) (string, error) { return b.storedKey(key
 // none. It is Options.ServerTTL when that is set, and otherwise derived
 // from the region's expiration (see SetRegionExpiration).
 func (b *Backend) TTL() time.Duration {
-	return time.Duration(max(b.ttl.Load(), 0)) * time.Second
+	return time.Duration(b.ttlSeconds()) * time.Second
+}
+
+// ttlSeconds is the server-side TTL of a value stored now, in seconds;
+// 0 for none.
+func (b *Backend) ttlSeconds() int64 {
+	if b.ttlFixed {
+		return b.fixedTTL
+	}
+	return derivedTTL(b.derived.Longest())
 }
 
 // SetRegionExpiration derives the server-side TTL of values from the
@@ -177,32 +182,17 @@ func (b *Backend) TTL() time.Duration {
 // values stay readable for the dogpile lock to serve them stale while one
 // caller regenerates. A region that never expires (d == 0) leaves values
 // without a TTL. When several regions share the backend, the longest TTL
-// wins, and none when one of them never expires. Regions call it when
-// they are configured.
+// wins, and none when one of them never expires (driver.DerivedTTL).
+// Regions call it when they are configured.
 func (b *Backend) SetRegionExpiration(d time.Duration) {
-	if b.ttlFixed {
-		return
-	}
-	next := derivedTTL(d)
-	for {
-		cur := b.ttl.Load()
-		want := next
-		switch {
-		case cur < 0:
-		case cur == 0 || next == 0:
-			want = 0
-		default:
-			want = max(cur, next)
-		}
-		if b.ttl.CompareAndSwap(cur, want) {
-			return
-		}
+	if !b.ttlFixed {
+		b.derived.Add(d)
 	}
 }
 
 // expiration is the exptime field for a value stored now.
 func (b *Backend) expiration() int32 {
-	s := b.ttl.Load()
+	s := b.ttlSeconds()
 	if s > maxRelativeExpiration {
 		return expirationField(s, time.Now())
 	}

@@ -28,7 +28,7 @@ const (
 	// the region's expiration time, when Options.TTL is zero: an expired
 	// value stays readable for as long again, so that callers are served
 	// it while one of them regenerates it.
-	DefaultTTLFactor = 2
+	DefaultTTLFactor = driver.DefaultTTLFactor
 	// NoTTL, as Options.TTL, gives entries no time to live: they leave
 	// only to stay within the bounds, or when deleted.
 	NoTTL time.Duration = -1
@@ -308,14 +308,16 @@ func (b *Backend) Bytes() int64 { return b.s.bytes.Load() }
 
 // TTL returns the time to live writes give entries now: Options.TTL when
 // it is fixed, otherwise DefaultTTLFactor times the expiration time of the
-// region last configured with the backend; zero for none.
+// regions configured with the backend (see SetRegionExpiration); zero for
+// none.
 func (b *Backend) TTL() time.Duration { return b.s.ttlNow() }
 
 // SetRegionExpiration derives the time to live from the region's
 // expiration time d (zero: never), unless Options.TTL is fixed. Regions
 // call it when they are configured; when one Backend serves several
-// regions, the last one configured decides. Entries written before keep
-// the time to live they were written with.
+// regions, the longest time to live wins, and none when one of them never
+// expires (driver.DerivedTTL). Entries written before keep the time to
+// live they were written with.
 func (b *Backend) SetRegionExpiration(d time.Duration) { b.s.setRegionExpiration(d) }
 
 // NotifyEvictions makes the backend call f with the key of every entry it

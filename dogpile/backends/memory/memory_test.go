@@ -262,10 +262,9 @@ func TestDefaults(t *testing.T) {
 }
 
 // TestTTLFromRegion: the time to live is DefaultTTLFactor times the
-// region's expiration, none without one; a fixed TTL stays.
+// region's expiration, none without one; of several regions, the longest
+// wins, and none once one never expires; a fixed TTL stays.
 func TestTTLFromRegion(t *testing.T) {
-	b := mustNew(t, memory.Options{})
-	bb := mustNewBytes(t, memory.Options{})
 	for _, tc := range []struct{ exp, want time.Duration }{
 		{time.Minute, 2 * time.Minute},
 		{0, 0},
@@ -273,12 +272,28 @@ func TestTTLFromRegion(t *testing.T) {
 		{math.MaxInt64 / 2, math.MaxInt64 / 2 * 2},
 		{math.MaxInt64/2 + 1, math.MaxInt64},
 	} {
+		b := mustNew(t, memory.Options{})
+		bb := mustNewBytes(t, memory.Options{})
 		b.SetRegionExpiration(tc.exp)
 		bb.SetRegionExpiration(tc.exp)
 		if b.TTL() != tc.want || bb.TTL() != tc.want {
 			t.Errorf("region expiration %v: TTL %v and %v, want %v", tc.exp, b.TTL(), bb.TTL(), tc.want)
 		}
 	}
+	shared := mustNew(t, memory.Options{})
+	for _, step := range []struct{ exp, want time.Duration }{
+		{time.Minute, 2 * time.Minute},
+		{time.Hour, 2 * time.Hour},
+		{time.Second, 2 * time.Hour}, // a shorter region keeps the longer one's entries
+		{0, 0},                       // a region that never expires: none
+		{time.Minute, 0},
+	} {
+		shared.SetRegionExpiration(step.exp)
+		if got := shared.TTL(); got != step.want {
+			t.Errorf("another region expiring after %v: TTL %v, want %v", step.exp, got, step.want)
+		}
+	}
+	b := mustNew(t, memory.Options{})
 	r := dogpile.NewRegion()
 	if err := r.ConfigureBackend(b, dogpile.Config{ExpirationTime: 30 * time.Second}); err != nil {
 		t.Fatal(err)

@@ -14,13 +14,13 @@ import (
 // store is what both backends share: the otter cache of their entries of
 // type V, its bounds, the time to live and the eviction reports.
 type store[V any] struct {
-	cache  *otter.Cache[string, V]
-	lim    limits
-	cost   func(key string, v V) int64
-	ttl    atomic.Int64 // time to live in nanoseconds; 0: none
-	fixed  bool         // Options.TTL is not derived from the region
-	bytes  atomic.Int64 // the sum of the stored entries' costs
-	notify notifier
+	cache   *otter.Cache[string, V]
+	lim     limits
+	cost    func(key string, v V) int64
+	fixed   time.Duration     // Options.TTL: NoTTL, a fixed TTL, or 0 to derive it
+	derived driver.DerivedTTL // from the regions, when fixed is 0
+	bytes   atomic.Int64      // the sum of the stored entries' costs
+	notify  notifier
 }
 
 // newStore validates o and builds the cache. cost is an entry's cost in
@@ -30,10 +30,7 @@ func newStore[V any](o Options, cost func(string, V) int64, c otter.Clock) (*sto
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &store[V]{lim: newLimits(o), cost: cost, fixed: o.TTL != 0}
-	if o.TTL > 0 {
-		s.ttl.Store(int64(o.TTL))
-	}
+	s := &store[V]{lim: newLimits(o), cost: cost, fixed: o.TTL}
 	opts := &otter.Options[string, V]{
 		MaximumWeight: s.lim.maxWeight,
 		Weigher: func(key string, v V) uint32 {
@@ -98,18 +95,18 @@ func (s *store[V]) tooLarge(keys []string) error {
 }
 
 // ttlNow returns the time to live of writes now; zero for none.
-func (s *store[V]) ttlNow() time.Duration { return time.Duration(s.ttl.Load()) }
+func (s *store[V]) ttlNow() time.Duration {
+	switch s.fixed {
+	case NoTTL:
+		return 0
+	case 0:
+		return s.derived.Load()
+	}
+	return s.fixed
+}
 
 func (s *store[V]) setRegionExpiration(d time.Duration) {
-	if s.fixed {
-		return
+	if s.fixed == 0 {
+		s.derived.Add(d)
 	}
-	var ttl time.Duration
-	if d > 0 {
-		ttl = math.MaxInt64
-		if d <= math.MaxInt64/DefaultTTLFactor {
-			ttl = d * DefaultTTLFactor
-		}
-	}
-	s.ttl.Store(int64(ttl))
 }

@@ -384,16 +384,31 @@ func TestArgumentsPythonOnly(t *testing.T) {
 
 func TestArgumentsServerTTL(t *testing.T) {
 	t.Parallel()
-	b := open(t, Name, nil)
 	for _, c := range []struct{ region, want time.Duration }{
 		{10 * time.Second, 20 * time.Second},
 		{0, 0},
 		{time.Hour, 2 * time.Hour},
 		{time.Microsecond, time.Millisecond},
 	} {
+		b := open(t, Name, nil)
 		b.SetRegionExpiration(c.region)
 		if got := b.ServerTTL(); got != c.want {
 			t.Errorf("region expiration %v: ServerTTL = %v; want %v", c.region, got, c.want)
+		}
+	}
+	// One backend for several regions: the longest wins, none once one
+	// never expires.
+	shared := open(t, Name, nil)
+	for _, c := range []struct{ region, want time.Duration }{
+		{time.Minute, 2 * time.Minute},
+		{time.Second, 2 * time.Minute},
+		{time.Hour, 2 * time.Hour},
+		{0, 0},
+		{time.Minute, 0},
+	} {
+		shared.SetRegionExpiration(c.region)
+		if got := shared.ServerTTL(); got != c.want {
+			t.Errorf("another region expiring after %v: ServerTTL = %v; want %v", c.region, got, c.want)
 		}
 	}
 	for _, c := range []struct {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,7 @@ const (
 	// multiple of the region's expiration time, when Options.ServerTTL is
 	// zero: an expired value stays readable for as long again, so that
 	// callers are served it while one of them regenerates it.
-	DefaultTTLFactor = 2
+	DefaultTTLFactor = driver.DefaultTTLFactor
 	// NoServerTTL, as Options.ServerTTL, makes writes give entries no
 	// time to live: they stay on the server until it evicts them.
 	NoServerTTL time.Duration = -1
@@ -148,8 +147,8 @@ type Backend struct {
 	owned  bool // built by a factory from Arguments, which closes it
 	mode   mode
 
-	ttl      atomic.Int64 // server-side TTL in nanoseconds; 0: none
-	fixedTTL bool         // Options.ServerTTL is not derived from the region
+	fixedTTL time.Duration     // Options.ServerTTL: NoServerTTL, a fixed TTL, or 0 to derive it
+	derived  driver.DerivedTTL // from the regions, when fixedTTL is 0
 
 	lock *lockConfig // nil without the distributed lock
 
@@ -215,7 +214,7 @@ func newBackend(client goredis.UniversalClient, opts Options) (*Backend, error) 
 	}
 	b := &Backend{
 		client:      client,
-		fixedTTL:    opts.ServerTTL != 0,
+		fixedTTL:    opts.ServerTTL,
 		callTimeout: cmp.Or(opts.CallTimeout, DefaultCallTimeout),
 		logger:      cmp.Or(opts.Logger, slog.Default()),
 	}
@@ -226,9 +225,6 @@ func newBackend(client goredis.UniversalClient, opts Options) (*Backend, error) 
 		b.mode = slotted
 	default:
 		b.mode = perKey
-	}
-	if opts.ServerTTL > 0 {
-		b.ttl.Store(int64(opts.ServerTTL))
 	}
 	if opts.DistributedLock {
 		b.lock = newLockConfig(opts)
@@ -325,27 +321,30 @@ func isNil(c goredis.UniversalClient) bool {
 
 // ServerTTL returns the time to live that writes give entries now:
 // Options.ServerTTL when it is fixed, otherwise DefaultTTLFactor times the
-// expiration time of the region last configured with the backend; zero
-// for none.
-func (b *Backend) ServerTTL() time.Duration { return time.Duration(b.ttl.Load()) }
+// expiration time of the regions configured with the backend (see
+// SetRegionExpiration), at least a millisecond; zero for none.
+func (b *Backend) ServerTTL() time.Duration {
+	switch b.fixedTTL {
+	case NoServerTTL:
+		return 0
+	case 0:
+		if ttl := b.derived.Load(); ttl > 0 {
+			return max(ttl, time.Millisecond) // the server's resolution
+		}
+		return 0
+	}
+	return b.fixedTTL
+}
 
 // SetRegionExpiration derives the server-side TTL from the region's
 // expiration time d (zero: never), unless Options.ServerTTL is fixed.
 // Regions call it when they are configured; when one Backend serves
-// several regions, the last one configured decides.
+// several regions, the longest TTL wins, and none when one of them never
+// expires (driver.DerivedTTL).
 func (b *Backend) SetRegionExpiration(d time.Duration) {
-	if b.fixedTTL {
-		return
+	if b.fixedTTL == 0 {
+		b.derived.Add(d)
 	}
-	var ttl time.Duration
-	if d > 0 {
-		ttl = math.MaxInt64
-		if d <= math.MaxInt64/DefaultTTLFactor {
-			ttl = d * DefaultTTLFactor
-		}
-		ttl = max(ttl, time.Millisecond) // the server's resolution
-	}
-	b.ttl.Store(int64(ttl))
 }
 
 // Close closes the client when the backend was opened by name, which
