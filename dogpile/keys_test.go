@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dogpilego/dogpile/dogpile"
+	"github.com/dogpilego/dogpile/internal/python"
 )
 
 // keysTestOne is the FuncInfo of test_decorator.py's one(a, b).
@@ -185,9 +186,9 @@ func TestKeysMatchPythonDogpile(t *testing.T) {
 			cases[i].Args = []string{}
 		}
 	}
-	py := pyTestInterpreter(t, "dogpile.cache")
+	py := python.Interpreter(t, "dogpile.cache")
 	var raw []any
-	pyTestRun(t, py, pyTestKeys, cases, &raw)
+	python.RunJSON(t, py, pyTestKeys, cases, &raw)
 	if len(raw) != len(cases) {
 		t.Fatalf("%s printed %d keys for %d cases", py, len(raw), len(cases))
 	}
@@ -235,9 +236,9 @@ func TestNamespaceEmptyMatchesPython(t *testing.T) {
 		t.Errorf("key with Namespace(a) then Namespace() = %q, want %q", got, want)
 	}
 
-	py := pyTestInterpreter(t, "dogpile.cache")
+	py := python.Interpreter(t, "dogpile.cache")
 	var keys []string
-	pyTestRun(t, py, `
+	python.RunJSON(t, py, `
 import json, sys
 from dogpile.cache.util import function_key_generator
 def f(a, b):

@@ -6,71 +6,20 @@ package dogpile_test
 // when a Python 3 interpreter is at hand, checked against it.
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/memory"
+	"github.com/dogpilego/dogpile/internal/python"
 )
-
-// pyTestInterpreter returns a Python 3 interpreter that imports every
-// module in modules: the system's /usr/bin/python3, where distribution
-// packages such as python3-dogpile.cache install, or python3 on PATH.
-// Without one the test is skipped, except under CI=true, where it fails.
-func pyTestInterpreter(t *testing.T, modules ...string) string {
-	t.Helper()
-	candidates := []string{"/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		candidates = append(candidates, p)
-	}
-	check := "import sys; assert sys.version_info >= (3,)"
-	for _, m := range modules {
-		check += "; import " + m
-	}
-	for _, py := range candidates {
-		if err := exec.Command(py, "-c", check).Run(); err == nil {
-			return py
-		}
-	}
-	msg := fmt.Sprintf("no Python 3 interpreter that imports %q among %q", modules, candidates)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; CI=true requires one")
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// pyTestRun runs program with py, giving it in as JSON on its standard
-// input, and decodes the JSON it prints into out.
-func pyTestRun(t *testing.T, py, program string, in, out any) {
-	t.Helper()
-	data, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-c", program)
-	cmd.Stdin = bytes.NewReader(data)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	got, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, stderr.String())
-	}
-	if err := json.Unmarshal(got, out); err != nil {
-		t.Fatalf("%s printed %q: %v", py, got, err)
-	}
-}
 
 // pyTestStr prints str() of each Python expression it reads.
 const pyTestStr = `
@@ -240,13 +189,13 @@ func TestToStrPythonParity(t *testing.T) {
 		}
 	}
 
-	py := pyTestInterpreter(t)
+	py := python.Interpreter(t)
 	exprs := make([]string, len(tests))
 	for i, tt := range tests {
 		exprs[i] = tt.py
 	}
 	var strs []string
-	pyTestRun(t, py, pyTestStr, exprs, &strs)
+	python.RunJSON(t, py, pyTestStr, exprs, &strs)
 	if len(strs) != len(tests) {
 		t.Fatalf("%s printed %d values for %d expressions", py, len(strs), len(tests))
 	}
@@ -373,9 +322,9 @@ func TestToStrCycleLikePython(t *testing.T) {
 			}
 		})
 	}
-	py := pyTestInterpreter(t)
+	py := python.Interpreter(t)
 	var strs []string
-	pyTestRun(t, py, `
+	python.RunJSON(t, py, `
 import json, sys
 l = [1, 2]; l.append(l)
 d = {"a": 1}; d["b"] = d

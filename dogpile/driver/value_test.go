@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/internal/python"
 )
 
 // valPython is an entry as dogpile.cache ≥ 1.1 writes it with a JSON
@@ -207,33 +206,6 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// pyInterpreter returns a Python 3 interpreter that imports every module
-// in modules: the system's /usr/bin/python3, where distribution packages
-// such as python3-dogpile.cache install, or python3 on PATH. Without one
-// the test is skipped, except under CI=true, where it fails.
-func pyInterpreter(t *testing.T, modules ...string) string {
-	t.Helper()
-	candidates := []string{"/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		candidates = append(candidates, p)
-	}
-	check := "import sys; assert sys.version_info >= (3,)"
-	for _, m := range modules {
-		check += "; import " + m
-	}
-	for _, py := range candidates {
-		if err := exec.Command(py, "-c", check).Run(); err == nil {
-			return py
-		}
-	}
-	msg := fmt.Sprintf("no Python 3 interpreter that imports %q among %q", modules, candidates)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; CI=true requires one")
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // pyEntries has dogpile.cache's CacheRegion write each entry with an
 // identity serializer, and read each Go entry back.
 const pyEntries = `
@@ -272,7 +244,7 @@ func TestEntryMatchesPython(t *testing.T) {
 			cases = append(cases, pyCase{US: us, Payload: []byte(payload), Go: driver.EncodeEntry(md, []byte(payload))})
 		}
 	}
-	py := pyInterpreter(t, "dogpile.cache")
+	py := python.Interpreter(t, "dogpile.cache")
 	in, err := json.Marshal(cases)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/dogpilego/dogpile/dogpile/backends/null"
 	"github.com/dogpilego/dogpile/dogpile/driver"
 	"github.com/dogpilego/dogpile/dogpile/pyconfig"
+	"github.com/dogpilego/dogpile/internal/python"
 )
 
 // cfgRecordingBackend is a memory backend that keeps the Arguments its
@@ -164,9 +165,9 @@ func TestCoerceStringMatchesPython(t *testing.T) {
 	for i, s := range inputs {
 		config[strings.Repeat("k", i+1)] = s
 	}
-	py := pyInterpreter(t, "dogpile.cache")
+	py := python.Interpreter(t, "dogpile.cache")
 	var out map[string][2]any
-	pyRun(t, py, pyCoerce, config, &out)
+	python.RunJSON(t, py, pyCoerce, config, &out)
 	for k, in := range config {
 		typ, pv := out[k][0].(string), out[k][1]
 		got := pyconfig.CoerceString(in)

@@ -13,6 +13,7 @@ import (
 	_ "github.com/dogpilego/dogpile/dogpile/backends/file"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/dogpile/pyconfig"
+	"github.com/dogpilego/dogpile/internal/python"
 )
 
 // pyramidINI is a Pyramid application's development.ini with dogpile.cache
@@ -98,7 +99,7 @@ func TestReadINIMatchesPasteDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	py := pyInterpreter(t, "paste.deploy", "dogpile.cache")
+	py := python.Interpreter(t, "paste.deploy", "dogpile.cache")
 	var want struct {
 		Settings map[string]string `json:"settings"`
 		Regions  map[string]struct {
@@ -107,7 +108,7 @@ func TestReadINIMatchesPasteDeploy(t *testing.T) {
 			Filename       *string `json:"filename"`
 		} `json:"regions"`
 	}
-	pyRun(t, py, pyAppConfig, path, &want)
+	python.RunJSON(t, py, pyAppConfig, path, &want)
 	for k, v := range want.Settings {
 		if got[k] != v {
 			t.Errorf("%s = %q, PasteDeploy reads %q", k, got[k], v)

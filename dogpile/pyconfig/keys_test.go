@@ -7,12 +7,7 @@ package pyconfig_test
 // dogpile.ArgNames.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -21,55 +16,8 @@ import (
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/memory"
 	"github.com/dogpilego/dogpile/dogpile/pyconfig"
+	"github.com/dogpilego/dogpile/internal/python"
 )
-
-// pyInterpreter returns a Python 3 interpreter that imports every module
-// in modules: the system's /usr/bin/python3, where distribution packages
-// such as python3-dogpile.cache install, or python3 on PATH. Without one
-// the test is skipped, except under CI=true, where it fails.
-func pyInterpreter(t *testing.T, modules ...string) string {
-	t.Helper()
-	candidates := []string{"/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		candidates = append(candidates, p)
-	}
-	check := "import sys; assert sys.version_info >= (3,)"
-	for _, m := range modules {
-		check += "; import " + m
-	}
-	for _, py := range candidates {
-		if err := exec.Command(py, "-c", check).Run(); err == nil {
-			return py
-		}
-	}
-	msg := fmt.Sprintf("no Python 3 interpreter that imports %q among %q", modules, candidates)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; CI=true requires one")
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// pyRun runs program with py, giving it in as JSON on its standard input,
-// and decodes the JSON it prints into out.
-func pyRun(t *testing.T, py, program string, in, out any) {
-	t.Helper()
-	data, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-c", program)
-	cmd.Stdin = bytes.NewReader(data)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	got, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, stderr.String())
-	}
-	if err := json.Unmarshal(got, out); err != nil {
-		t.Fatalf("%s printed %q: %v", py, got, err)
-	}
-}
 
 // keysTestOne is the FuncInfo of test_decorator.py's one(a, b).
 var keysTestOne = dogpile.FuncInfo{Package: "tests.cache.test_decorator", Name: "one"}
@@ -167,9 +115,9 @@ func TestKwargKeyGeneratorMatchesPython(t *testing.T) {
 	for i := range cases {
 		cases[i].Module, cases[i].Name = "myapp.users", "load"
 	}
-	py := pyInterpreter(t, "dogpile.cache")
+	py := python.Interpreter(t, "dogpile.cache")
 	var keys []string
-	pyRun(t, py, pyKwargKeys, cases, &keys)
+	python.RunJSON(t, py, pyKwargKeys, cases, &keys)
 	if len(keys) != len(cases) {
 		t.Fatalf("%s printed %d keys for %d cases", py, len(keys), len(cases))
 	}
@@ -257,9 +205,9 @@ print(json.dumps([[sha1_mangle_key(k.encode("utf-8")), length_conditional_mangle
 // what dogpile.cache's manglers give.
 func TestManglersMatchPython(t *testing.T) {
 	keys := []string{"", "some_key", "tests.cache.test_decorator:one|1 2", "éééé", "ééééé", "méil", "abcd", "abcde", "😀😀😀😀", "日本語のキー"}
-	py := pyInterpreter(t, "dogpile.cache")
+	py := python.Interpreter(t, "dogpile.cache")
 	var out [][2]string
-	pyRun(t, py, pyManglers, keys, &out)
+	python.RunJSON(t, py, pyManglers, keys, &out)
 	upper := pyconfig.LengthConditionalMangler(5, strings.ToUpper)
 	for i, k := range keys {
 		if got := pyconfig.SHA1MangleKey(k); got != out[i][0] {

@@ -17,28 +17,13 @@ import (
 	_ "github.com/dogpilego/dogpile/dogpile/backends/memcached"
 	_ "github.com/dogpilego/dogpile/dogpile/backends/redis"
 	"github.com/dogpilego/dogpile/dogpile/pyconfig"
+	"github.com/dogpilego/dogpile/internal/python"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
-const python = "/usr/bin/python3"
-
-// requirePython skips, or fails under CI, when Python's dogpile.cache or
-// its clients are missing.
-func requirePython(t *testing.T) {
-	t.Helper()
-	err := exec.Command(python, "-c", "import dogpile.cache, redis, pymemcache").Run()
-	if err == nil {
-		return
-	}
-	msg := "Python's dogpile.cache with redis and pymemcache is needed (Debian: python3-dogpile.cache python3-redis python3-pymemcache; scripts/test-deps.sh installs them)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 // server is one cache server both sides use.
 type server struct {
+	py      string // the Python interpreter that runs peer.py
 	kind    string // peer.py's name: "redis" or "memcached"
 	addr    string
 	backend string
@@ -48,16 +33,16 @@ type server struct {
 	sha1Keys bool
 }
 
-func servers(t *testing.T) []server {
+func servers(t *testing.T, py string) []server {
 	rs := testserver.StartRedis(t)
 	mc := testserver.StartMemcached(t)
 	host, port, _ := strings.Cut(rs.Addr, ":")
 	p, _ := strconv.Atoi(port)
 	return []server{
-		{"redis", rs.Addr, "dogpile.cache.redis", func(lock bool) map[string]any {
+		{py, "redis", rs.Addr, "dogpile.cache.redis", func(lock bool) map[string]any {
 			return map[string]any{"host": host, "port": p, "distributed_lock": lock, "lock_timeout": 5}
 		}, false},
-		{"memcached", mc.Addr, "dogpile.cache.memcached", func(lock bool) map[string]any {
+		{py, "memcached", mc.Addr, "dogpile.cache.memcached", func(lock bool) map[string]any {
 			return map[string]any{"url": mc.Addr, "distributed_lock": lock, "lock_timeout": 5}
 		}, true},
 	}
@@ -76,7 +61,7 @@ func (s server) region(t *testing.T, opts ...dogpile.Option) *dogpile.Region {
 // peer runs one peer.py action and returns its last JSON line.
 func (s server) peer(t *testing.T, action string, args ...string) map[string]any {
 	t.Helper()
-	cmd := exec.Command(python, append([]string{"testdata/peer.py", s.kind, s.addr, "60", action}, args...)...)
+	cmd := exec.Command(s.py, append([]string{"testdata/peer.py", s.kind, s.addr, "60", action}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("peer.py %s %v: %v\n%s", action, args, err, out)
@@ -93,7 +78,7 @@ func (s server) peer(t *testing.T, action string, args ...string) map[string]any
 // printed want, with a channel for its last line.
 func (s server) startPeer(t *testing.T, want string, action string, args ...string) <-chan map[string]any {
 	t.Helper()
-	cmd := exec.Command(python, append([]string{"testdata/peer.py", s.kind, s.addr, "60", action}, args...)...)
+	cmd := exec.Command(s.py, append([]string{"testdata/peer.py", s.kind, s.addr, "60", action}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +118,8 @@ type article struct {
 }
 
 func TestInterop(t *testing.T) {
-	requirePython(t)
-	for _, s := range servers(t) {
+	py := python.Interpreter(t, "dogpile.cache", "redis", "pymemcache")
+	for _, s := range servers(t, py) {
 		t.Run(s.kind, func(t *testing.T) {
 			ctx := context.Background()
 			r := s.region(t)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -16,26 +15,13 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/internal/python"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
-// python is the interpreter of the interoperability tests: the system's,
-// which sees the Debian packages.
-const python = "/usr/bin/python3"
-
-// requirePythonClients skips the test (fails it in CI) unless Python's
-// dogpile.cache and the three memcached clients it uses are installed.
-func requirePythonClients(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(python, "-c", "import dogpile.cache, pymemcache, memcache, pylibmc").Run(); err != nil {
-		msg := "Python's dogpile.cache, pymemcache, python-memcached and pylibmc are needed " +
-			"(Debian: python3-dogpile.cache python3-pymemcache python3-memcache python3-pylibmc): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-}
+// pythonClients are the Python modules of the interoperability tests:
+// dogpile.cache and the three memcached clients it uses.
+var pythonClients = []string{"dogpile.cache", "pymemcache", "memcache", "pylibmc"}
 
 // TestPythonClients shares two and then three servers between Go and each
 // of Python's memcached clients, as dogpile.cache configures them: what
@@ -43,7 +29,7 @@ func requirePythonClients(t *testing.T) {
 // the other out, because both place every key, "_lock" keys included,
 // on the same server.
 func TestPythonClients(t *testing.T) {
-	requirePythonClients(t)
+	py := python.Interpreter(t, pythonClients...)
 	t.Parallel()
 	servers := []*testserver.Memcached{testserver.StartMemcached(t), testserver.StartMemcached(t), testserver.StartMemcached(t)}
 	for _, n := range []int{2, 3} {
@@ -87,13 +73,13 @@ func TestPythonClients(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%dServers/%s", n, tc.name), func(t *testing.T) {
 				t.Parallel()
-				testPythonClient(t, tc.client, urls, tc.backend(t))
+				testPythonClient(t, py, tc.client, urls, tc.backend(t))
 			})
 		}
 	}
 }
 
-func testPythonClient(t *testing.T, client string, urls []string, b *Backend) {
+func testPythonClient(t *testing.T, py, client string, urls []string, b *Backend) {
 	ctx := context.Background()
 	p := keyPrefix(t)
 	var keys []string
@@ -129,7 +115,7 @@ func testPythonClient(t *testing.T, client string, urls []string, b *Backend) {
 	if err := b.SetBytesMulti(ctx, items); err != nil {
 		t.Fatal(err)
 	}
-	read := runPython(t, client, urls, "read", goKeys)
+	read := runPython(t, py, client, urls, "read", goKeys)
 	for _, k := range goKeys {
 		if got, _ := read[k].(string); got != latin1(value("go", k)) {
 			t.Errorf("Python's %s read %q as %q; Go wrote %q", client, k, read[k], value("go", k))
@@ -141,7 +127,7 @@ func testPythonClient(t *testing.T, client string, urls []string, b *Backend) {
 	for _, k := range pyKeys {
 		pyItems[k] = latin1(value("py", k))
 	}
-	if out := runPython(t, client, urls, "write", pyItems); len(out["failed"].([]any)) != 0 {
+	if out := runPython(t, py, client, urls, "write", pyItems); len(out["failed"].([]any)) != 0 {
 		t.Fatalf("Python's %s failed to write %v", client, out["failed"])
 	}
 	got, err := b.GetBytesMulti(ctx, pyKeys)
@@ -156,7 +142,7 @@ func testPythonClient(t *testing.T, client string, urls []string, b *Backend) {
 
 	// Python holds the locks: Go cannot take them.
 	lockKeys := keys[:30]
-	held, release := holdPythonLocks(t, client, urls, lockKeys)
+	held, release := holdPythonLocks(t, py, client, urls, lockKeys)
 	for _, k := range lockKeys {
 		if held[k] != true {
 			t.Fatalf("Python's %s did not take the lock of %q: %v", client, k, held[k])
@@ -179,7 +165,7 @@ func testPythonClient(t *testing.T, client string, urls []string, b *Backend) {
 		}
 		mus = append(mus, mu)
 	}
-	held, release = holdPythonLocks(t, client, urls, lockKeys)
+	held, release = holdPythonLocks(t, py, client, urls, lockKeys)
 	for _, k := range lockKeys {
 		if held[k] != false {
 			t.Errorf("Python's %s took the lock of %q that Go holds", client, k)
@@ -194,13 +180,13 @@ func testPythonClient(t *testing.T, client string, urls []string, b *Backend) {
 }
 
 // runPython runs testdata/pyclients.py once and returns what it printed.
-func runPython(t *testing.T, client string, urls []string, action string, arg any) map[string]any {
+func runPython(t *testing.T, py, client string, urls []string, action string, arg any) map[string]any {
 	t.Helper()
 	data, err := json.Marshal(arg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(python, "testdata/pyclients.py", client, strings.Join(urls, ","), action, string(data))
+	cmd := exec.Command(py, "testdata/pyclients.py", client, strings.Join(urls, ","), action, string(data))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -216,13 +202,13 @@ func runPython(t *testing.T, client string, urls []string, action string, arg an
 
 // holdPythonLocks has Python take the locks of keys, and returns which it
 // got and a function that makes it release them and waits until it has.
-func holdPythonLocks(t *testing.T, client string, urls []string, keys []string) (map[string]any, func()) {
+func holdPythonLocks(t *testing.T, py, client string, urls []string, keys []string) (map[string]any, func()) {
 	t.Helper()
 	data, err := json.Marshal(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(python, "testdata/pyclients.py", client, strings.Join(urls, ","), "lock", string(data))
+	cmd := exec.Command(py, "testdata/pyclients.py", client, strings.Join(urls, ","), "lock", string(data))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()

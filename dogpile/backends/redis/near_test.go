@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/dogpilego/dogpile/dogpile"
 	"github.com/dogpilego/dogpile/dogpile/backends/redis"
 	"github.com/dogpilego/dogpile/dogpile/driver"
+	"github.com/dogpilego/dogpile/internal/python"
 	"github.com/dogpilego/dogpile/internal/testserver"
 )
 
@@ -594,14 +594,7 @@ func TestNearCacheServerKilled(t *testing.T) {
 // a Go process's near cache entry, of a region shared with it.
 func TestNearCachePython(t *testing.T) {
 	t.Parallel()
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import redis").Run(); err != nil {
-		msg := fmt.Sprintf("redis-py is needed (Debian: python3-redis): %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	py := python.Interpreter(t, "redis")
 	srv := testserver.StartRedis(t)
 	host, port, _ := net.SplitHostPort(srv.Addr)
 	r := region(t, time.Hour, redis.Name, with(hostPort(t, srv.Addr), "near_cache", true))
@@ -621,7 +614,7 @@ func TestNearCachePython(t *testing.T) {
 	script := `import json, sys, time, redis
 r = redis.Redis(host=sys.argv[1], port=int(sys.argv[2]))
 r.set("py", json.dumps({"ct": time.time(), "v": 2}).encode() + b"|" + json.dumps("from python").encode())`
-	out, err := exec.Command(python, "-c", script, host, port).CombinedOutput()
+	out, err := exec.Command(py, "-c", script, host, port).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, out)
 	}
