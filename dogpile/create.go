@@ -626,13 +626,7 @@ func (t *creation) do(ctx context.Context) ([]outcome, error) {
 		}
 	}
 
-	var keys, mangled []string
-	var idx []int
-	for i := range todo {
-		if todo[i] {
-			keys, mangled, idx = append(keys, t.keys[i]), append(mangled, t.mangled[i]), append(idx, i)
-		}
-	}
+	keys, mangled, idx := t.pending(todo)
 	if len(keys) == 0 {
 		return outs, nil
 	}
@@ -700,16 +694,21 @@ func (t *creation) lockName(i int) string {
 	return fmt.Sprintf("lock of %q", t.keys[i])
 }
 
-// reread reads the keys still to create and takes the fresh values found.
-func (t *creation) reread(ctx context.Context, outs []outcome, todo []bool) error {
-	st := t.st
-	var keys, mangled []string
-	var idx []int
+// pending returns the keys still to create (todo), as callers gave them
+// and mangled, with their indexes.
+func (t *creation) pending(todo []bool) (keys, mangled []string, idx []int) {
 	for i := range todo {
 		if todo[i] {
 			keys, mangled, idx = append(keys, t.keys[i]), append(mangled, t.mangled[i]), append(idx, i)
 		}
 	}
+	return keys, mangled, idx
+}
+
+// reread reads the keys still to create and takes the fresh values found.
+func (t *creation) reread(ctx context.Context, outs []outcome, todo []bool) error {
+	st := t.st
+	keys, mangled, idx := t.pending(todo)
 	if len(keys) == 0 {
 		return nil
 	}

@@ -173,20 +173,24 @@ func callOf(cmd *parse.CommandNode) (call, bool) {
 	return c, true
 }
 
+// walkCalls calls visit for each command under n that calls a func: its
+// first argument is the func's identifier.
+func walkCalls(n parse.Node, visit func(cmd *parse.CommandNode, fn *parse.IdentifierNode)) {
+	walk(n, func(n parse.Node) {
+		if cmd, ok := n.(*parse.CommandNode); ok && len(cmd.Args) > 0 {
+			if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok {
+				visit(cmd, id)
+			}
+		}
+	})
+}
+
 // rewrite replaces the `cached` calls of tree whose name is a constant
 // naming one of known by calls of their bound funcs, and returns the
 // identifiers of the bound funcs tree calls, with the quoted names.
 func rewrite(tree *parse.Tree, known func(name string) bool) map[string]string {
 	idents := map[string]string{}
-	walk(tree.Root, func(n parse.Node) {
-		cmd, ok := n.(*parse.CommandNode)
-		if !ok || len(cmd.Args) == 0 {
-			return
-		}
-		id, ok := cmd.Args[0].(*parse.IdentifierNode)
-		if !ok {
-			return
-		}
+	walkCalls(tree.Root, func(cmd *parse.CommandNode, id *parse.IdentifierNode) {
 		if quoted, _, ok := unbound(id.Ident); ok {
 			idents[id.Ident] = quoted
 			return
@@ -210,15 +214,7 @@ func rewrite(tree *parse.Tree, known func(name string) bool) map[string]string {
 // restore undoes rewrite on tree, which must be a copy no template uses
 // (the string constants it makes belong to no tree).
 func restore(tree *parse.Tree) {
-	walk(tree.Root, func(n parse.Node) {
-		cmd, ok := n.(*parse.CommandNode)
-		if !ok || len(cmd.Args) == 0 {
-			return
-		}
-		id, ok := cmd.Args[0].(*parse.IdentifierNode)
-		if !ok {
-			return
-		}
+	walkCalls(tree.Root, func(cmd *parse.CommandNode, id *parse.IdentifierNode) {
 		quoted, _, ok := unbound(id.Ident)
 		if !ok {
 			return

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -245,21 +244,10 @@ func TestEntryMatchesPython(t *testing.T) {
 		}
 	}
 	py := python.Interpreter(t, "dogpile.cache")
-	in, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-c", pyEntries)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	outText, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, stderr.String())
-	}
 	var out []pyResult
-	if err := json.Unmarshal(outText, &out); err != nil || len(out) != len(cases) {
-		t.Fatalf("%s printed %q: %v", py, outText, err)
+	python.RunJSON(t, py, pyEntries, cases, &out)
+	if len(out) != len(cases) {
+		t.Fatalf("%s printed %d results for %d cases", py, len(out), len(cases))
 	}
 	for i, c := range cases {
 		if !bytes.Equal(out[i].Written, c.Go) {
